@@ -204,6 +204,11 @@ impl<S: Store> RoomCore<S> {
         (!self.conns.is_empty()).then_some(self.next_sweep)
     }
 
+    /// The settings the core enforces.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Number of open connections.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

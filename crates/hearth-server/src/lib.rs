@@ -2,15 +2,42 @@
 //!
 //! [`run`] serves one listener until its shutdown future completes. The desktop app embeds it
 //! and the `hearth-server` binary wraps it with flags and a config file.
+//!
+//! # Tasks
+//! - The *accept loop* (inside [`run`]) owns the listener and a `JoinSet` of connection tasks.
+//! - The *room task* owns the [`hearth_room::RoomCore`] and with it all room state and the
+//!   history store. It is the only task that mutates state.
+//! - One *connection task* per socket decodes frames, forwards them to the room task, and
+//!   writes what the room task queues for it. It holds no room state.
+//!
+//! Shutdown flows one way: the shutdown future stops the accept loop, which tells the room
+//! task; the room task sends every client `shutdown` and a close frame, then drops their
+//! queues, which ends the connection tasks; `run` waits for them and flushes history.
 #![deny(missing_docs)]
 
 pub mod config;
+mod convert;
+mod http;
+mod sqlite;
 
 pub use config::Config;
+pub use sqlite::SqliteStore;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::TcpListener;
+use futures_util::{SinkExt, StreamExt};
+use hearth_room::{ConnId, Millis, Output, RoomCore, Settings};
+use hearth_wire as wire;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +53,16 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// Frames queued for one connection before it counts as too slow and is dropped. Bounded so
+/// that a client that stops reading cannot make the server buffer without limit.
+const OUTBOX: usize = 1024;
+/// Inputs queued for the room task; senders wait when it is full, which slows down readers.
+const INBOX: usize = 8192;
+/// How long a new socket may take to send its HTTP request head and finish the handshake.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long `run` waits for connections to close after the shutdown notice.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Serves WebSocket clients and `GET /health` on `listener` until `shutdown` completes, then
 /// sends every client a `shutdown` notice, flushes history and returns.
 pub async fn run(
@@ -34,7 +71,440 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     config.validate()?;
-    let _ = listener;
-    shutdown.await;
+    let store = SqliteStore::open(config.data_dir.as_deref()).map_err(|e| ServerError::Storage(e.0))?;
+    let settings = settings(&config);
+    let shared = Arc::new(Shared {
+        allowed_origins: config.allowed_origins.clone(),
+        ws_config: ws_config(config.limits.max_frame_bytes as usize),
+    });
+    let clock = Clock::start();
+    let (inbox, inbox_rx) = mpsc::channel(INBOX);
+    let room = tokio::spawn(room_task(RoomCore::new(settings, store), inbox_rx, clock));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, rooms = config.rooms.len(), "hearth server listening");
+    }
+
+    let mut conns = JoinSet::new();
+    let mut next_id: ConnId = 0;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    next_id += 1;
+                    conns.spawn(connection(stream, peer, next_id, inbox.clone(), shared.clone()));
+                }
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+
+    tracing::info!("shutting down");
+    let _ = inbox.send(Input::Shutdown).await;
+    drop(inbox);
+    let mut core = room.await.map_err(|e| ServerError::Storage(format!("room task failed: {e}")))?;
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
+    core.store_mut().checkpoint().map_err(|e| ServerError::Storage(e.0))?;
     Ok(())
+}
+
+/// Connection-independent settings every connection task reads.
+struct Shared {
+    allowed_origins: Vec<String>,
+    ws_config: WebSocketConfig,
+}
+
+/// tungstenite's defaults allocate 128 KiB buffers per socket and accept 64 MiB messages;
+/// a chat server with thousands of mostly idle members wants small buffers and tight caps.
+fn ws_config(max_frame: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_message_size(Some(max_frame))
+        .max_frame_size(Some(max_frame))
+}
+
+fn settings(c: &Config) -> Settings {
+    use hearth_room::{ChannelDef, ChannelKind, IceServerDef, RoomDef};
+    let l = &c.limits;
+    Settings {
+        server_name: c.server_name.clone(),
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        rooms: c
+            .rooms
+            .iter()
+            .map(|r| RoomDef {
+                name: r.name.clone(),
+                channels: r
+                    .channels
+                    .iter()
+                    .map(|ch| ChannelDef {
+                        id: ch.id.clone(),
+                        kind: match ch.kind {
+                            config::ChannelKindConfig::Text => ChannelKind::Text,
+                            config::ChannelKindConfig::Voice => ChannelKind::Voice,
+                        },
+                        name: if ch.name.is_empty() { ch.id.clone() } else { ch.name.clone() },
+                        topic: ch.topic.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        password: c.password.as_ref().map(|s| s.0.clone()),
+        operator_tokens: c.operator_tokens.iter().map(|s| s.0.clone()).collect(),
+        ice_servers: c
+            .ice_servers
+            .iter()
+            .map(|s| IceServerDef {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.as_ref().map(|c| c.0.clone()),
+            })
+            .collect(),
+        max_frame_bytes: l.max_frame_bytes,
+        max_text_chars: l.max_text_chars,
+        max_name_chars: l.max_name_chars,
+        max_image_bytes: l.max_image_bytes,
+        rate_per_sec: l.rate_per_sec,
+        rate_burst: l.rate_burst,
+        flood_strikes: l.flood_strikes,
+        max_connections: l.max_connections,
+        heartbeat_timeout_ms: l.heartbeat_timeout_ms,
+        ping_interval_ms: l.ping_interval_ms,
+        history_page_max: l.history_page_max,
+        history_on_join: l.history_on_join,
+    }
+}
+
+/// The shell's clock: monotonic, anchored to the Unix epoch at start, so the core can use one
+/// value for timers and for message timestamps.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: Instant,
+    epoch_ms: u64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        let epoch_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Clock { start: Instant::now(), epoch_ms }
+    }
+
+    fn now(&self) -> Millis {
+        Millis(self.epoch_ms + self.start.elapsed().as_millis() as u64)
+    }
+
+    fn instant(&self, at: Millis) -> tokio::time::Instant {
+        let offset = at.0.saturating_sub(self.epoch_ms);
+        tokio::time::Instant::from_std(self.start + Duration::from_millis(offset))
+    }
+}
+
+/// What connection tasks tell the room task.
+enum Input {
+    Connect { id: ConnId, peer: SocketAddr, outbox: mpsc::Sender<Outbound> },
+    Command { id: ConnId, cmd: hearth_room::Command },
+    Invalid { id: ConnId, code: hearth_room::ErrorKind, message: String, src: Option<String> },
+    Oversize { id: ConnId },
+    Disconnect { id: ConnId },
+    Health { reply: oneshot::Sender<(usize, usize)> },
+    Shutdown,
+}
+
+/// What the room task queues for a connection.
+enum Outbound {
+    Text(Utf8Bytes),
+    Close { code: u16, reason: String },
+}
+
+/// The room task: owns the core, feeds it inputs and the clock, and routes its outputs.
+async fn room_task(
+    mut core: RoomCore<SqliteStore>,
+    mut inbox: mpsc::Receiver<Input>,
+    clock: Clock,
+) -> RoomCore<SqliteStore> {
+    let limits = convert::limits_out(core.settings());
+    let mut router = Router { outboxes: HashMap::new(), slow: Vec::new(), limits };
+    loop {
+        let wake = core.poll_timeout().map(|at| clock.instant(at));
+        let input = tokio::select! {
+            input = inbox.recv() => input,
+            () = sleep_until(wake) => {
+                core.handle_timeout(clock.now());
+                router.drain(&mut core, clock);
+                continue;
+            }
+        };
+        let now = clock.now();
+        match input {
+            Some(Input::Connect { id, peer, outbox }) => {
+                router.outboxes.insert(id, outbox);
+                core.handle_connect(now, id, peer.ip());
+            }
+            Some(Input::Command { id, cmd }) => core.handle_command(now, id, cmd),
+            Some(Input::Invalid { id, code, message, src }) => {
+                core.handle_invalid(now, id, code, message, src);
+            }
+            Some(Input::Oversize { id }) => core.handle_oversize(now, id),
+            Some(Input::Disconnect { id }) => {
+                router.outboxes.remove(&id);
+                core.handle_disconnect(now, id);
+            }
+            Some(Input::Health { reply }) => {
+                let _ = reply.send((core.room_count(), core.member_count()));
+            }
+            Some(Input::Shutdown) | None => {
+                core.handle_shutdown(now);
+                router.drain(&mut core, clock);
+                return core;
+            }
+        }
+        router.drain(&mut core, clock);
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Delivers the core's outputs to connection queues.
+struct Router {
+    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    slow: Vec<ConnId>,
+    limits: wire::Limits,
+}
+
+impl Router {
+    /// Drains every output (the core's drain rule), then drops connections whose queue was
+    /// full and drains again for the departures that causes.
+    fn drain<S: hearth_room::Store>(&mut self, core: &mut RoomCore<S>, clock: Clock) {
+        loop {
+            while let Some(out) = core.poll_output() {
+                self.deliver(out);
+            }
+            if self.slow.is_empty() {
+                return;
+            }
+            for id in std::mem::take(&mut self.slow) {
+                // Dropping the queue's sender ends the connection task, which closes the socket.
+                if self.outboxes.remove(&id).is_some() {
+                    tracing::info!(conn = id, "dropping a connection that stopped reading");
+                    core.handle_disconnect(clock.now(), id);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, out: Output) {
+        match out {
+            Output::Send { to, event } => {
+                let text = wire::encode_server(&convert::event(event, &self.limits));
+                self.push(to, Outbound::Text(text.into()));
+            }
+            Output::Broadcast { to, event } => {
+                // Encode once; every queue gets a cheap reference-counted copy.
+                let text: Utf8Bytes = wire::encode_server(&convert::event(event, &self.limits)).into();
+                for id in to {
+                    self.push(id, Outbound::Text(text.clone()));
+                }
+            }
+            Output::Close { conn, code, reason } => {
+                if let Some(outbox) = self.outboxes.remove(&conn) {
+                    let _ = outbox.try_send(Outbound::Close { code, reason });
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, id: ConnId, msg: Outbound) {
+        if let Some(outbox) = self.outboxes.get(&id)
+            && let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(msg)
+        {
+            self.slow.push(id);
+        }
+    }
+}
+
+/// One socket from accept to close.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    inbox: mpsc::Sender<Input>,
+    shared: Arc<Shared>,
+) {
+    let _ = stream.set_nodelay(true);
+    match http::classify(&stream, HANDSHAKE_DEADLINE).await {
+        http::Request::Upgrade => {}
+        http::Request::Plain { path } => {
+            if path == "/health" {
+                let (reply, answer) = oneshot::channel();
+                let _ = inbox.send(Input::Health { reply }).await;
+                let (rooms, members) = answer.await.unwrap_or((0, 0));
+                let body = format!(
+                    r#"{{"status":"ok","version":"{}","rooms":{rooms},"members":{members}}}"#,
+                    env!("CARGO_PKG_VERSION")
+                );
+                http::respond(&mut stream, "200 OK", "application/json", &body).await;
+            } else {
+                let body = "This is a Hearth server. Join it from the Hearth app.\n";
+                http::respond(&mut stream, "404 Not Found", "text/plain; charset=utf-8", body).await;
+            }
+            return;
+        }
+        http::Request::Bad => {
+            http::respond(&mut stream, "400 Bad Request", "text/plain; charset=utf-8", "bad request\n").await;
+            return;
+        }
+    }
+
+    let origins = &shared.allowed_origins;
+    let check_origin = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let origin = header("origin");
+        if http::origin_allowed(origin, header("host"), origins) {
+            return Ok(resp);
+        }
+        let body = format!("origin {} may not open a WebSocket to this server\n", origin.unwrap_or(""));
+        let mut refused = ErrorResponse::new(Some(body));
+        *refused.status_mut() = ::http::StatusCode::FORBIDDEN;
+        Err(refused)
+    };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check_origin, Some(shared.ws_config));
+    let mut ws = match tokio::time::timeout(HANDSHAKE_DEADLINE, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "handshake refused");
+            return;
+        }
+        Err(_) => return,
+    };
+
+    let (outbox, mut queue) = mpsc::channel(OUTBOX);
+    if inbox.send(Input::Connect { id, peer, outbox }).await.is_err() {
+        return;
+    }
+    tracing::debug!(conn = id, %peer, "connected");
+    loop {
+        tokio::select! {
+            frame = ws.next() => {
+                let input = match frame {
+                    Some(Ok(Message::Text(text))) => decode(id, &text),
+                    Some(Ok(Message::Binary(_))) => Input::Invalid {
+                        id,
+                        code: hearth_room::ErrorKind::Malformed,
+                        message: "binary frames are not supported; send JSON text frames".into(),
+                        src: None,
+                    },
+                    Some(Ok(Message::Close(_))) | None => break,
+                    // tungstenite answers pings itself.
+                    Some(Ok(_)) => continue,
+                    Some(Err(tungstenite::Error::Capacity(_))) => {
+                        let _ = inbox.send(Input::Oversize { id }).await;
+                        // The frame cannot be read on: wait only for the core's close (1009).
+                        while let Some(out) = queue.recv().await {
+                            if let Outbound::Close { code, reason } = out {
+                                close(&mut ws, code, reason).await;
+                                break;
+                            }
+                        }
+                        discard_input(ws.get_mut()).await;
+                        break;
+                    }
+                    Some(Err(_)) => break,
+                };
+                if inbox.send(input).await.is_err() {
+                    break;
+                }
+            }
+            out = queue.recv() => match out {
+                Some(Outbound::Text(text)) => {
+                    if ws.feed(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                    // Batch what is already queued into one flush.
+                    let mut failed = false;
+                    while let Ok(next) = queue.try_recv() {
+                        let sent = match next {
+                            Outbound::Text(text) => ws.feed(Message::Text(text)).await,
+                            Outbound::Close { code, reason } => {
+                                close(&mut ws, code, reason).await;
+                                failed = true;
+                                break;
+                            }
+                        };
+                        if sent.is_err() {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if failed || ws.flush().await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outbound::Close { code, reason }) => {
+                    close(&mut ws, code, reason).await;
+                    break;
+                }
+                None => {
+                    // The room task dropped our queue: we were too slow, or it stopped.
+                    close(&mut ws, 1008, "too slow to keep up with the room".into()).await;
+                    break;
+                }
+            }
+        }
+    }
+    let _ = inbox.send(Input::Disconnect { id }).await;
+    tracing::debug!(conn = id, "disconnected");
+}
+
+async fn close(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, code: u16, reason: String) {
+    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(Some(frame))).await;
+}
+
+/// Reads and discards what the peer still sends, briefly. Closing a socket with unread
+/// bytes makes the kernel send a reset, which would destroy the close frame just sent
+/// before the peer reads it.
+async fn discard_input(stream: &mut TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+fn decode(id: ConnId, text: &str) -> Input {
+    match wire::decode_client(text) {
+        Ok(msg) => {
+            let src = msg.type_name();
+            match convert::command(msg) {
+                Ok(cmd) => Input::Command { id, cmd },
+                Err((code, message)) => Input::Invalid { id, code, message, src: Some(src.into()) },
+            }
+        }
+        Err(e) => Input::Invalid {
+            id,
+            code: convert::code_in(e.code()),
+            message: e.to_string(),
+            src: e.src().map(str::to_owned),
+        },
+    }
 }
