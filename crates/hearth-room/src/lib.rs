@@ -35,6 +35,9 @@ pub mod store;
 mod bucket;
 mod validate;
 
+#[cfg(test)]
+mod proptests;
+
 pub use crate::command::{Command, ImageUpload, SignalPayload};
 pub use crate::core::{Output, RoomCore};
 pub use crate::event::{ErrorKind, Event, LeaveReason, MemberView, MessageView, Presence};
