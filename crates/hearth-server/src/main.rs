@@ -91,9 +91,13 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log filter")?)
-        .init();
+    // tungstenite logs whole frames at trace level, and an `auth` frame carries the room
+    // password: its log level is capped whatever filter the user asks for.
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .context("--log filter")?
+        .add_directive("tungstenite=info".parse().context("log directive")?)
+        .add_directive("tokio_tungstenite=info".parse().context("log directive")?);
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let config = build_config(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -1,6 +1,7 @@
 //! Server tests over loopback: real sockets, real WebSocket clients, a real SQLite file.
 
 mod bad_input;
+mod binary;
 mod families;
 mod http_and_origin;
 mod restart;
