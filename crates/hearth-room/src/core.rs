@@ -68,6 +68,9 @@ pub enum Output {
 
 struct Conn {
     addr: IpAddr,
+    /// When the socket opened; a connection must authenticate within the heartbeat timeout
+    /// of this, pings or not.
+    opened: Millis,
     last_seen: Millis,
     pinged: bool,
     bucket: TokenBucket,
@@ -241,7 +244,7 @@ impl<S: Store> RoomCore<S> {
         let bucket = TokenBucket::new(now, s.rate_per_sec, s.rate_burst);
         self.conns.insert(
             conn,
-            Conn { addr, last_seen: now, pinged: false, bucket, strikes: 0, member: None },
+            Conn { addr, opened: now, last_seen: now, pinged: false, bucket, strikes: 0, member: None },
         );
         if self.conns.len() == 1 {
             self.next_sweep = now.plus(SWEEP_MS);
@@ -287,11 +290,12 @@ impl<S: Store> RoomCore<S> {
         code: ErrorKind,
         message: String,
         src: Option<String>,
+        client_id: Option<String>,
     ) {
         if !self.admit(now, conn, src.as_deref(), true) {
             return;
         }
-        self.send(conn, Event::Error { code, message, src, client_id: None });
+        self.send(conn, Event::Error { code, message, src, client_id });
     }
 
     /// A request from a connection.
@@ -341,11 +345,14 @@ impl<S: Store> RoomCore<S> {
         let timeout = self.settings.heartbeat_timeout_ms;
         let interval = self.settings.ping_interval_ms;
         let mut dead = Vec::new();
+        let mut unauthenticated = Vec::new();
         let mut ping = Vec::new();
         for (&id, c) in &mut self.conns {
             let silent = now.since(c.last_seen);
             if silent >= timeout {
                 dead.push(id);
+            } else if c.member.is_none() && now.since(c.opened) >= timeout {
+                unauthenticated.push(id);
             } else if silent >= interval && !c.pinged {
                 c.pinged = true;
                 ping.push(id);
@@ -354,6 +361,7 @@ impl<S: Store> RoomCore<S> {
         // Sorted so that outputs do not depend on hash order: tests compare transcripts.
         ping.sort_unstable();
         dead.sort_unstable();
+        unauthenticated.sort_unstable();
         for id in ping {
             let nonce = self.next_nonce;
             self.next_nonce += 1;
@@ -362,6 +370,10 @@ impl<S: Store> RoomCore<S> {
         for id in dead {
             let message = format!("no message received for {} seconds", timeout / 1000);
             self.close_for(id, ErrorKind::HeartbeatTimeout, message, LeaveReason::Timeout);
+        }
+        for id in unauthenticated {
+            let message = format!("no auth within {} seconds", timeout / 1000);
+            self.close_for(id, ErrorKind::NotAuthenticated, message, LeaveReason::Timeout);
         }
     }
 

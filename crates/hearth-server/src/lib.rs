@@ -217,7 +217,13 @@ impl Clock {
 enum Input {
     Connect { id: ConnId, peer: SocketAddr, outbox: mpsc::Sender<Outbound> },
     Command { id: ConnId, cmd: hearth_room::Command },
-    Invalid { id: ConnId, code: hearth_room::ErrorKind, message: String, src: Option<String> },
+    Invalid {
+        id: ConnId,
+        code: hearth_room::ErrorKind,
+        message: String,
+        src: Option<String>,
+        client_id: Option<String>,
+    },
     Oversize { id: ConnId },
     Disconnect { id: ConnId },
     Health { reply: oneshot::Sender<(usize, usize)> },
@@ -255,8 +261,8 @@ async fn room_task(
                 core.handle_connect(now, id, peer.ip());
             }
             Some(Input::Command { id, cmd }) => core.handle_command(now, id, cmd),
-            Some(Input::Invalid { id, code, message, src }) => {
-                core.handle_invalid(now, id, code, message, src);
+            Some(Input::Invalid { id, code, message, src, client_id }) => {
+                core.handle_invalid(now, id, code, message, src, client_id);
             }
             Some(Input::Oversize { id }) => core.handle_oversize(now, id),
             Some(Input::Disconnect { id }) => {
@@ -411,6 +417,7 @@ async fn connection(
                         code: hearth_room::ErrorKind::Malformed,
                         message: "binary frames are not supported; send JSON text frames".into(),
                         src: None,
+                        client_id: None,
                     },
                     Some(Ok(Message::Close(_))) | None => break,
                     // tungstenite answers pings itself.
@@ -495,9 +502,16 @@ fn decode(id: ConnId, text: &str) -> Input {
     match wire::decode_client(text) {
         Ok(msg) => {
             let src = msg.type_name();
+            // Errors about a chat message carry its client id so the sender can mark it failed.
+            let client_id = match &msg {
+                wire::ClientMsg::ChatSend { client_id, .. } => Some(client_id.clone()),
+                _ => None,
+            };
             match convert::command(msg) {
                 Ok(cmd) => Input::Command { id, cmd },
-                Err((code, message)) => Input::Invalid { id, code, message, src: Some(src.into()) },
+                Err((code, message)) => {
+                    Input::Invalid { id, code, message, src: Some(src.into()), client_id }
+                }
             }
         }
         Err(e) => Input::Invalid {
@@ -505,6 +519,7 @@ fn decode(id: ConnId, text: &str) -> Input {
             code: convert::code_in(e.code()),
             message: e.to_string(),
             src: e.src().map(str::to_owned),
+            client_id: None,
         },
     }
 }

@@ -303,6 +303,33 @@ impl ClientMsg {
     }
 }
 
+/// The `type` tag of every [`ServerMsg`] variant except `Unknown`, in declaration order.
+pub const SERVER_MSG_TYPES: &[&str] = &[
+    "hello",
+    "welcome",
+    "ping",
+    "pong",
+    "member_joined",
+    "member_updated",
+    "member_left",
+    "room_updated",
+    "chat",
+    "chat_updated",
+    "typing",
+    "history",
+    "speaking",
+    "camera_ring",
+    "camera_opened",
+    "camera_closed",
+    "watchers",
+    "signal",
+    "ice_servers",
+    "error",
+    "rate_limit",
+    "disconnect",
+    "shutdown",
+];
+
 /// Messages the server sends to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -763,7 +790,8 @@ pub enum ErrorCode {
     ServerFull,
     /// The channel, message or member named does not exist.
     NotFound,
-    /// The member may not do this (not an operator, not the author, not a watcher).
+    /// The member may not do this (not an operator, not the author, muted, or acting
+    /// against the host).
     Forbidden,
     /// The action needs the member to be in a voice channel.
     NotInVoice,
@@ -860,15 +888,38 @@ struct TagOnly {
     ty: Option<serde_json::Value>,
 }
 
+/// Longest explanation kept from serde's error text: it may quote the offending input, which
+/// a hostile client controls and the server sends back.
+const MAX_DETAIL_CHARS: usize = 200;
+
+fn truncated(text: String) -> String {
+    if text.chars().count() <= MAX_DETAIL_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_DETAIL_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
+/// serde's internally tagged enums also accept a JSON array whose first element is the tag;
+/// the protocol says every frame is an object, so anything else is refused up front.
+fn require_object(text: &str) -> Result<(), DecodeError> {
+    if text.trim_start().starts_with('{') {
+        Ok(())
+    } else {
+        Err(DecodeError::Malformed("a message must be a JSON object".into()))
+    }
+}
+
 fn classify(text: &str, err: serde_json::Error, known: &[&str]) -> DecodeError {
     let tag = match serde_json::from_str::<TagOnly>(text) {
         Ok(tag) => tag,
         // Not even an object: report the parser's own words.
-        Err(_) => return DecodeError::Malformed(err.to_string()),
+        Err(_) => return DecodeError::Malformed(truncated(err.to_string())),
     };
     match tag.ty {
         Some(serde_json::Value::String(ty)) if known.contains(&ty.as_str()) => {
-            DecodeError::Invalid { ty, detail: err.to_string() }
+            DecodeError::Invalid { ty, detail: truncated(err.to_string()) }
         }
         Some(serde_json::Value::String(ty)) => {
             // Keep a hostile tag from bloating the error we send back.
@@ -882,13 +933,15 @@ fn classify(text: &str, err: serde_json::Error, known: &[&str]) -> DecodeError {
 
 /// Decodes one client frame.
 pub fn decode_client(text: &str) -> Result<ClientMsg, DecodeError> {
+    require_object(text)?;
     serde_json::from_str(text).map_err(|e| classify(text, e, CLIENT_MSG_TYPES))
 }
 
 /// Decodes one server frame. Unknown types decode to [`ServerMsg::Unknown`] so that old clients
 /// keep working against newer servers.
 pub fn decode_server(text: &str) -> Result<ServerMsg, DecodeError> {
-    serde_json::from_str(text).map_err(|e| classify(text, e, &[]))
+    require_object(text)?;
+    serde_json::from_str(text).map_err(|e| classify(text, e, SERVER_MSG_TYPES))
 }
 
 /// Encodes a client message as one JSON text frame.

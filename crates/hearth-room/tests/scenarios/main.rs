@@ -156,7 +156,7 @@ fn apply_input(core: &mut RoomCore<MemoryStore>, now: Millis, line: &str) -> Res
         }
         "invalid" => {
             let code = hearth_room::ErrorKind::Malformed;
-            core.handle_invalid(now, conn, code, rest(0), None);
+            core.handle_invalid(now, conn, code, rest(0), None, None);
             return Ok(());
         }
         "auth" => Command::Auth {
