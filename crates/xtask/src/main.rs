@@ -6,6 +6,7 @@
 //! library only, so it compiles in seconds before anything else is installed.
 
 mod cmd;
+mod deps;
 mod fuzz;
 mod report;
 mod rust;
