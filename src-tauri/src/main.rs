@@ -7,9 +7,9 @@ use tracing_subscriber::EnvFilter;
 fn main() -> anyhow::Result<()> {
     // RUST_LOG overrides the default so a user can send us a detailed log without a rebuild.
     tracing_subscriber::fmt()
-        .with_env_filter(
+        .with_env_filter(hearth_server::without_frame_logging(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        ))
         .init();
     hearth_app::run().context("Hearth could not start")
 }

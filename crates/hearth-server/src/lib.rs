@@ -53,6 +53,14 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// Caps the log level of the WebSocket library in a log filter. tungstenite logs whole frames
+/// at trace level, and an `auth` frame carries the room password; every program that embeds
+/// the server passes its filter through this, whatever level the user asked for.
+pub fn without_frame_logging(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    let cap = |d: &str| d.parse().expect("a constant, valid directive");
+    filter.add_directive(cap("tungstenite=info")).add_directive(cap("tokio_tungstenite=info"))
+}
+
 /// Frames queued for one connection before it counts as too slow and is dropped. Bounded so
 /// that a client that stops reading cannot make the server buffer without limit.
 const OUTBOX: usize = 1024;

@@ -91,12 +91,9 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    // tungstenite logs whole frames at trace level, and an `auth` frame carries the room
-    // password: its log level is capped whatever filter the user asks for.
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .context("--log filter")?
-        .add_directive("tungstenite=info".parse().context("log directive")?)
-        .add_directive("tokio_tungstenite=info".parse().context("log directive")?);
+    let filter = hearth_server::without_frame_logging(
+        tracing_subscriber::EnvFilter::try_new(&args.log).context("--log filter")?,
+    );
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let config = build_config(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
