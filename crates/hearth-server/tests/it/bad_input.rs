@@ -8,7 +8,7 @@ use hearth_server::config::Secret;
 use hearth_wire::{ClientMsg, ErrorCode, LeaveReason, ServerMsg};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Member, TestServer, WAIT, config, error_code, join, join_with};
+use crate::support::{Member, TestServer, WAIT, chat, config, error_code, join, join_with};
 
 async fn error_of(m: &mut Member) -> (ErrorCode, String, Option<String>) {
     m.expect("error", |e| match e {
@@ -32,7 +32,7 @@ async fn close_code(conn: &mut Connection) -> u16 {
 async fn malformed_unknown_invalid_and_binary_frames_get_errors_and_keep_the_connection() {
     let server = TestServer::start(config(None)).await;
     let mut alice = join(&server, "alice").await;
-    alice.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "keep".into(), text: "keep me".into(), reply_to: None, image: None }).await;
+    alice.send(chat("general", "keep", "keep me")).await;
     alice.expect("ack", |e| matches!(e, ServerMsg::Chat { .. }).then_some(())).await;
 
     alice.conn.send_text("{not json".into()).await.unwrap();
@@ -122,7 +122,7 @@ async fn oversized_fields_get_errors_and_oversized_frames_close() {
     let mut bob = join(&server, "bob").await;
     alice.sync().await;
 
-    bob.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "long".into(), text: "x".repeat(101), reply_to: None, image: None }).await;
+    bob.send(chat("general", "long", &"x".repeat(101))).await;
     let (code, message, _) = error_of(&mut bob).await;
     assert_eq!(code, ErrorCode::TooLarge);
     assert!(message.contains("100"), "{message}");

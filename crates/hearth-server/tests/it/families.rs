@@ -5,7 +5,7 @@ use hearth_client::Connection;
 use hearth_server::config::{IceServerConfig, Secret};
 use hearth_wire::{ChannelKind, ClientMsg, ErrorCode, LeaveReason, Presence, ServerMsg, SignalData};
 
-use crate::support::{TestServer, config, error_code, join, join_with};
+use crate::support::{TestServer, chat, config, error_code, join, join_with, trio};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_auth_welcome_rooms_channels_and_presence() {
@@ -56,11 +56,7 @@ async fn hello_auth_welcome_rooms_channels_and_presence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_edit_delete_react_reply_typing_history_and_dedup() {
     let server = TestServer::start(config(None)).await;
-    let mut alice = join(&server, "alice").await;
-    let mut bob = join(&server, "bob").await;
-    let mut carol = join(&server, "carol").await;
-    alice.sync().await;
-    bob.sync().await;
+    let (mut alice, mut bob, mut carol) = trio(&server).await;
 
     let send = |cid: &str, text: &str, reply_to| ClientMsg::ChatSend {
         channel: "general".into(),
@@ -169,13 +165,9 @@ async fn chat_edit_delete_react_reply_typing_history_and_dedup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_messages_and_images() {
     let server = TestServer::start(config(None)).await;
-    let mut alice = join(&server, "alice").await;
-    let mut bob = join(&server, "bob").await;
-    let mut carol = join(&server, "carol").await;
-    alice.sync().await;
-    bob.sync().await;
+    let (mut alice, mut bob, mut carol) = trio(&server).await;
 
-    alice.send(ClientMsg::ChatSend { channel: "@bob".into(), client_id: "dm-1".into(), text: "secret".into(), reply_to: None, image: None }).await;
+    alice.send(chat("@bob", "dm-1", "secret")).await;
     let to_bob = bob.expect("dm", |e| match e {
         ServerMsg::Chat { message } => Some(message.clone()),
         _ => None,
@@ -211,11 +203,7 @@ async fn direct_messages_and_images() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voice_speaking_mute_deafen_and_signaling_relay() {
     let server = TestServer::start(config(None)).await;
-    let mut alice = join(&server, "alice").await;
-    let mut bob = join(&server, "bob").await;
-    let mut carol = join(&server, "carol").await;
-    alice.sync().await;
-    bob.sync().await;
+    let (mut alice, mut bob, mut carol) = trio(&server).await;
 
     alice.send(ClientMsg::VoiceJoin { channel: "voice".into() }).await;
     let m = carol.expect("voice join", |e| match e {
@@ -265,11 +253,7 @@ async fn voice_speaking_mute_deafen_and_signaling_relay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cameras_watched_on_demand_boot_and_block() {
     let server = TestServer::start(config(None)).await;
-    let mut alice = join(&server, "alice").await;
-    let mut bob = join(&server, "bob").await;
-    let mut carol = join(&server, "carol").await;
-    alice.sync().await;
-    bob.sync().await;
+    let (mut alice, mut bob, mut carol) = trio(&server).await;
 
     alice.send(ClientMsg::Camera { on: true }).await;
     bob.expect("camera on", |e| match e {
@@ -292,7 +276,7 @@ async fn cameras_watched_on_demand_boot_and_block() {
     carol.send(ClientMsg::Block { member: bob.id }).await;
     // `block` has no reply; a ping round trip proves the server applied it.
     carol.sync().await;
-    bob.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "b".into(), text: "hey".into(), reply_to: None, image: None }).await;
+    bob.send(chat("general", "b", "hey")).await;
     alice.expect("bob's chat", |e| matches!(e, ServerMsg::Chat { .. }).then_some(())).await;
     let carol_saw = carol.sync().await;
     assert!(carol_saw.iter().all(|m| !matches!(m, ServerMsg::Chat { .. })), "{carol_saw:?}");

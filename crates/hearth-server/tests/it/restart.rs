@@ -2,7 +2,7 @@
 
 use hearth_wire::{ClientMsg, ServerMsg};
 
-use crate::support::{TestServer, join};
+use crate::support::{TestServer, chat, join};
 
 /// History in `dir`, with a rate limit high enough for a scripted burst of 60 messages.
 fn config(dir: &std::path::Path) -> hearth_server::Config {
@@ -20,7 +20,7 @@ async fn acknowledged_messages_edits_and_reactions_survive_a_restart() {
     let mut bob = join(&server, "bob").await;
     let mut ids = Vec::new();
     for i in 0..60 {
-        alice.send(ClientMsg::ChatSend { channel: "general".into(), client_id: format!("m{i}"), text: format!("message {i}"), reply_to: None, image: None }).await;
+        alice.send(chat("general", &format!("m{i}"), &format!("message {i}"))).await;
         // Only what was acknowledged counts; wait for each ack.
         ids.push(alice.expect("ack", |e| match e {
             ServerMsg::Chat { message } if message.client_id == format!("m{i}") => Some(message.id),
@@ -29,7 +29,7 @@ async fn acknowledged_messages_edits_and_reactions_survive_a_restart() {
     }
     alice.send(ClientMsg::ChatEdit { id: ids[59], text: "edited".into() }).await;
     bob.send(ClientMsg::ReactAdd { id: ids[59], emoji: "✅".into() }).await;
-    bob.send(ClientMsg::ChatSend { channel: "@alice".into(), client_id: "dm".into(), text: "private".into(), reply_to: None, image: None }).await;
+    bob.send(chat("@alice", "dm", "private")).await;
     bob.expect("dm ack", |e| matches!(e, ServerMsg::Chat { message } if message.client_id == "dm").then_some(())).await;
     alice.expect("reaction", |e| matches!(e, ServerMsg::ChatUpdated { message } if !message.reactions.is_empty()).then_some(())).await;
     drop((alice, bob));
@@ -65,7 +65,7 @@ async fn acknowledged_messages_edits_and_reactions_survive_a_restart() {
     assert_eq!(dm.iter().map(|m| (m.channel.as_str(), m.text.as_str())).collect::<Vec<_>>(), vec![("@bob", "private")]);
 
     // A resend of an old client id after the restart is still deduplicated.
-    alice.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "m3".into(), text: "message 3".into(), reply_to: None, image: None }).await;
+    alice.send(chat("general", "m3", "message 3")).await;
     let again = alice.expect("re-ack", |e| match e { ServerMsg::Chat { message } => Some(message.id), _ => None }).await;
     assert_eq!(again, ids[3]);
     server.stop().await;

@@ -112,3 +112,25 @@ pub fn error_code(m: &ServerMsg) -> Option<hearth_wire::ErrorCode> {
         _ => None,
     }
 }
+
+/// Alice, Bob and Carol in the default room, each having read everything sent so far
+/// (Carol joins last, so the others' `member_joined` notices are consumed by the syncs).
+pub async fn trio(server: &TestServer) -> (Member, Member, Member) {
+    let mut alice = join(server, "alice").await;
+    let mut bob = join(server, "bob").await;
+    let carol = join(server, "carol").await;
+    alice.sync().await;
+    bob.sync().await;
+    (alice, bob, carol)
+}
+
+/// A plain `chat_send` of `text` to `channel`.
+pub fn chat(channel: &str, client_id: &str, text: &str) -> hearth_wire::ClientMsg {
+    hearth_wire::ClientMsg::ChatSend {
+        channel: channel.into(),
+        client_id: client_id.into(),
+        text: text.into(),
+        reply_to: None,
+        image: None,
+    }
+}
