@@ -13,7 +13,6 @@ use base64::Engine as _;
 use hearth_server::config::Secret;
 use hearth_server::{Config, ServerError};
 use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinHandle};
 
@@ -312,8 +311,7 @@ impl Host {
         let password_protected = config.password.is_some();
 
         // All IPv4 interfaces, because the point of hosting is that others on the LAN can join.
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
-            .await
+        let listener = hearth_server::bind((Ipv4Addr::UNSPECIFIED, port).into())
             .map_err(|e| bind_error(port, e))?;
         let address = listener.local_addr().map_err(|e| bind_error(port, e))?;
 

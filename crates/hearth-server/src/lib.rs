@@ -36,7 +36,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 /// Why the server stopped with an error.
@@ -66,10 +68,29 @@ pub fn without_frame_logging(filter: tracing_subscriber::EnvFilter) -> tracing_s
 const OUTBOX: usize = 1024;
 /// Inputs queued for the room task; senders wait when it is full, which slows down readers.
 const INBOX: usize = 8192;
+/// Largest WebSocket frame the server writes; longer messages go out as fragments.
+///
+/// tungstenite formats each frame into a write buffer that keeps its capacity afterwards, so
+/// one large message (a `welcome` listing thousands of members, a history page with images)
+/// would pin that much memory to the connection for its whole life. Fragmenting bounds the
+/// buffer to about this size.
+const MAX_FRAGMENT: usize = 4096;
+/// Pending TCP connections the kernel keeps while the accept loop catches up. The OS default
+/// tokio uses (128) drops connection attempts when a whole LAN party reconnects at once.
+const LISTEN_BACKLOG: u32 = 1024;
 /// How long a new socket may take to send its HTTP request head and finish the handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long `run` waits for connections to close after the shutdown notice.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Binds a listener for [`run`] with a backlog sized for many clients connecting at once.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // Lets a restarted server take its port back while old connections are in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// Serves WebSocket clients and `GET /health` on `listener` until `shutdown` completes, then
 /// sends every client a `shutdown` notice, flushes history and returns.
@@ -450,14 +471,14 @@ async fn connection(
             }
             out = queue.recv() => match out {
                 Some(Outbound::Text(text)) => {
-                    if ws.feed(Message::Text(text)).await.is_err() {
+                    if feed_text(&mut ws, text).await.is_err() {
                         break;
                     }
                     // Batch what is already queued into one flush.
                     let mut failed = false;
                     while let Ok(next) = queue.try_recv() {
                         let sent = match next {
-                            Outbound::Text(text) => ws.feed(Message::Text(text)).await,
+                            Outbound::Text(text) => feed_text(&mut ws, text).await,
                             Outbound::Close { code, reason } => {
                                 close(&mut ws, code, reason).await;
                                 failed = true;
@@ -487,6 +508,28 @@ async fn connection(
     }
     let _ = inbox.send(Input::Disconnect { id }).await;
     tracing::debug!(conn = id, "disconnected");
+}
+
+/// Queues one text message, as fragments of at most [`MAX_FRAGMENT`] bytes when it is long.
+async fn feed_text(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+    text: Utf8Bytes,
+) -> Result<(), tungstenite::Error> {
+    if text.len() <= MAX_FRAGMENT {
+        return ws.feed(Message::Text(text)).await;
+    }
+    // Fragments may split a UTF-8 sequence: the protocol only requires the whole message to
+    // be valid UTF-8, and receivers validate it as it is reassembled.
+    let bytes = bytes::Bytes::from(text);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + MAX_FRAGMENT).min(bytes.len());
+        let opcode = OpCode::Data(if start == 0 { Data::Text } else { Data::Continue });
+        let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
+        ws.feed(Message::Frame(frame)).await?;
+        start = end;
+    }
+    Ok(())
 }
 
 async fn close(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, code: u16, reason: String) {

@@ -98,8 +98,7 @@ fn main() -> Result<()> {
     let config = build_config(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
+        let listener = hearth_server::bind(args.bind)
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         hearth_server::run(listener, config, shutdown_signal()).await.context("server stopped")
     })

@@ -182,7 +182,8 @@ async fn direct_messages_and_images() {
     assert!(carol_saw.iter().all(|m| !matches!(m, ServerMsg::Chat { .. })), "carol saw a DM: {carol_saw:?}");
 
     // A small PNG goes through; bytes that are not what they claim do not.
-    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 64]].concat();
+    // 200 KiB: far over the server's 4 KiB write fragments, so this also checks reassembly.
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &vec![7u8; 200 * 1024]].concat();
     let data = base64::engine::general_purpose::STANDARD.encode(&png);
     let image = hearth_wire::Image { mime: "image/png".into(), data };
     carol.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "img-1".into(), text: String::new(), reply_to: None, image: Some(image) }).await;
@@ -191,6 +192,15 @@ async fn direct_messages_and_images() {
         _ => None,
     }).await;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(got.data).unwrap(), png);
+    // Multi-byte text longer than a fragment arrives whole, even where a fragment boundary
+    // falls inside a character.
+    let long: String = "é€😀".repeat(600);
+    carol.send(chat("general", "long-1", &long)).await;
+    let got = alice.expect("long text", |e| match e {
+        ServerMsg::Chat { message } if message.client_id == "long-1" => Some(message.text.clone()),
+        _ => None,
+    }).await;
+    assert_eq!(got, long);
     let fake = hearth_wire::Image { mime: "image/png".into(), data: base64::engine::general_purpose::STANDARD.encode(b"<svg onload=alert(1)>") };
     carol.send(ClientMsg::ChatSend { channel: "general".into(), client_id: "img-2".into(), text: String::new(), reply_to: None, image: Some(fake) }).await;
     assert_eq!(carol.expect("bad image", error_code).await, ErrorCode::BadImage);
