@@ -89,6 +89,13 @@ struct Args {
     log: String,
 }
 
+/// A server's memory churns in bursts (everyone joining at once, each `welcome` listing
+/// everyone); glibc keeps what such a burst freed as fragmented resident memory, jemalloc
+/// returns it.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let filter = hearth_server::without_frame_logging(
