@@ -27,8 +27,9 @@ struct Args {
 
     /// Members that connect at once; the next batch waits until the previous one's
     /// `member_joined` frames have reached everyone. Keep it under the server's listen
-    /// backlog (128, tokio's default): a larger burst of connects overflows the accept queue
-    /// and the dropped SYNs are retried only after a second.
+    /// backlog (1024; servers older than commit c44b063 had tokio's default of 128): a larger
+    /// burst of connects overflows the accept queue and the dropped SYNs are retried only
+    /// after a second.
     #[arg(long, default_value_t = 100)]
     batch: usize,
 
