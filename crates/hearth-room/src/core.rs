@@ -315,7 +315,7 @@ impl<S: Store> RoomCore<S> {
         } else {
             match cmd {
                 Command::Auth { protocol, room, name, password, token } => {
-                    self.auth(now, conn, protocol, &room, &name, password, token)
+                    self.auth(conn, protocol, &room, &name, password, token)
                 }
                 Command::Ping { nonce } => {
                     self.send(conn, Event::Pong { nonce });
@@ -545,7 +545,6 @@ impl<S: Store> RoomCore<S> {
     #[allow(clippy::too_many_arguments)]
     fn auth(
         &mut self,
-        now: Millis,
         conn: ConnId,
         protocol: u32,
         room_name: &str,
@@ -651,7 +650,6 @@ impl<S: Store> RoomCore<S> {
             }
         }
         self.broadcast(others, Event::MemberJoined(joined));
-        let _ = now;
         Ok(())
     }
 
