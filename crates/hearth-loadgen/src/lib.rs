@@ -11,7 +11,8 @@
 //! would take CPU away from the thing being measured. Members therefore read the `type` tag
 //! of each frame by hand and decode only the few messages they act on; sending still goes
 //! through [`hearth_wire::encode_client`], and anything unexpected falls back to
-//! [`hearth_wire::decode_server`].
+//! [`hearth_wire::decode_server`]. For the same reason members speak WebSocket through the
+//! small [`socket::ClientSocket`] instead of a general-purpose client.
 //!
 //! # Tasks
 //! The [`Swarm`] owns every member task in one `JoinSet` and talks to each through a small
@@ -29,17 +30,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+pub mod socket;
+
+use std::io;
+
 use hearth_wire::{ClientMsg, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client};
 use serde::Serialize;
-use tokio::net::TcpStream;
+use socket::{ClientSocket, Incoming};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = ClientSocket;
 
 /// Why a phase of the load test could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -323,7 +324,7 @@ impl Swarm {
             let mut connecting = JoinSet::new();
             for index in first..last {
                 let (url, room) = (self.url.clone(), self.room.clone());
-                connecting.spawn(async move { (index, join_member(&url, &room, &format!("m{index}")).await) });
+                connecting.spawn(async move { (index, join_member(&url, &room, index).await) });
             }
             let mut joined: Vec<(usize, Ws)> = Vec::with_capacity(last - first);
             while let Some(done) = connecting.join_next().await {
@@ -551,42 +552,48 @@ fn check_phase(phase: usize) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Connects, reads `hello`, authenticates as `name` and reads `welcome`; fails with a
+/// Connects, reads `hello`, authenticates as `m<index>` and reads `welcome`; fails with a
 /// sentence saying which step went wrong.
-async fn join_member(url: &str, room: &str, name: &str) -> Result<Ws, String> {
-    // tungstenite's default 128 KiB read buffer per socket would make the load generator
-    // itself take hundreds of MiB, and tungstenite zero-fills the free part of it before
-    // every read, which costs CPU the server needs; 4 KiB still holds about twenty
-    // `member_joined` frames per read.
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (mut ws, _) =
-        tokio::time::timeout(JOIN_STEP_TIMEOUT, tokio_tungstenite::connect_async_with_config(url, Some(config), true))
-            .await
-            .map_err(|_| format!("no WebSocket connection within {JOIN_STEP_TIMEOUT:?}"))?
-            .map_err(|e| format!("WebSocket handshake: {e}"))?;
+async fn join_member(url: &str, room: &str, index: usize) -> Result<Ws, String> {
+    let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{url} is not a ws:// URL"))?;
+    let (addr, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    let mut ws = tokio::time::timeout(JOIN_STEP_TIMEOUT, ClientSocket::connect(addr, path, index as u32))
+        .await
+        .map_err(|_| format!("no WebSocket connection within {JOIN_STEP_TIMEOUT:?}"))?
+        .map_err(|e| format!("WebSocket handshake: {e}"))?;
     expect(&mut ws, "hello").await?;
     let auth = ClientMsg::Auth {
         protocol: PROTOCOL_VERSION,
         room: room.into(),
-        name: name.into(),
+        name: format!("m{index}"),
         password: None,
         token: None,
     };
-    ws.send(Message::Text(encode_client(&auth).into())).await.map_err(|e| format!("sending auth: {e}"))?;
+    ws.send_text(&encode_client(&auth)).await.map_err(|e| format!("sending auth: {e}"))?;
     expect(&mut ws, "welcome").await?;
     Ok(ws)
 }
 
-/// Reads the next text frame and fails unless its type is `ty`.
+/// Reads the next text message and fails unless its type is `ty`.
 async fn expect(ws: &mut Ws, ty: &str) -> Result<(), String> {
-    let text = tokio::time::timeout(JOIN_STEP_TIMEOUT, async {
+    let mut text = String::new();
+    tokio::time::timeout(JOIN_STEP_TIMEOUT, async {
         loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => return Ok(text),
-                Some(Ok(Message::Close(frame))) => return Err(format!("server closed the connection: {frame:?}")),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(format!("waiting for {ty}: {e}")),
-                None => return Err(format!("connection ended while waiting for {ty}")),
+            match ws.next_message(&mut text) {
+                Ok(Some(Incoming::Text)) => return Ok(()),
+                Ok(Some(Incoming::Close(code, reason))) => {
+                    return Err(format!("server closed the connection: {code:?} {reason}"));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("waiting for {ty}: {e}")),
+            }
+            match ws.read_more().await {
+                Ok(0) => return Err(format!("connection ended while waiting for {ty}")),
+                Ok(_) => {}
+                Err(e) => return Err(format!("waiting for {ty}: {e}")),
             }
         }
     })
@@ -681,18 +688,28 @@ impl Member {
     }
 
     async fn run(mut self, mut control: mpsc::Receiver<Control>) {
-        let ended = loop {
-            tokio::select! {
-                frame = self.ws.next() => match frame {
-                    Some(Ok(Message::Text(text))) => {
+        let mut text = String::new();
+        let ended = 'member: loop {
+            // Act on every complete message already read before waiting again.
+            loop {
+                match self.ws.next_message(&mut text) {
+                    Ok(Some(Incoming::Text)) => {
                         if let Err(e) = self.on_text(&text).await {
-                            break format!("send failed: {e}");
+                            break 'member format!("send failed: {e}");
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => break format!("closed by the server: {frame:?}"),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break format!("websocket error: {e}"),
-                    None => break "connection ended".to_owned(),
+                    Ok(Some(Incoming::Close(code, reason))) => {
+                        break 'member format!("closed by the server: {code:?} {reason}");
+                    }
+                    Ok(None) => break,
+                    Err(e) => break 'member format!("websocket error: {e}"),
+                }
+            }
+            tokio::select! {
+                read = self.ws.read_more() => match read {
+                    Ok(0) => break "connection ended".to_owned(),
+                    Ok(_) => {}
+                    Err(e) => break format!("read failed: {e}"),
                 },
                 ctl = control.recv() => match ctl {
                     Some(ctl) => {
@@ -702,7 +719,7 @@ impl Member {
                     }
                     None => {
                         // The swarm is finishing: leave politely, but do not wait long.
-                        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close()).await;
                         return;
                     }
                 },
@@ -715,7 +732,7 @@ impl Member {
         }
     }
 
-    async fn on_text(&mut self, text: &str) -> Result<(), tungstenite::Error> {
+    async fn on_text(&mut self, text: &str) -> io::Result<()> {
         let c = &self.shared.counters;
         match tag(text) {
             Some("member_joined") => {
@@ -740,7 +757,7 @@ impl Member {
         Ok(())
     }
 
-    async fn on_other(&mut self, text: &str) -> Result<(), tungstenite::Error> {
+    async fn on_other(&mut self, text: &str) -> io::Result<()> {
         let c = &self.shared.counters;
         match decode_server(text) {
             Ok(ServerMsg::Ping { nonce }) => {
@@ -788,7 +805,7 @@ impl Member {
         Ok(())
     }
 
-    async fn on_control(&mut self, ctl: Control) -> Result<(), tungstenite::Error> {
+    async fn on_control(&mut self, ctl: Control) -> io::Result<()> {
         match ctl {
             Control::Send { phase } => self.send_chat(phase).await?,
             Control::Burst { phase, window } => {
@@ -809,7 +826,7 @@ impl Member {
     }
 
     /// In a burst, replaces an acknowledged message with a new one.
-    async fn refill(&mut self) -> Result<(), tungstenite::Error> {
+    async fn refill(&mut self) -> io::Result<()> {
         if let Some(phase) = self.burst {
             self.send_chat(phase).await?;
             self.in_flight += 1;
@@ -817,7 +834,7 @@ impl Member {
         Ok(())
     }
 
-    async fn send_chat(&mut self, phase: usize) -> Result<(), tungstenite::Error> {
+    async fn send_chat(&mut self, phase: usize) -> io::Result<()> {
         self.seq += 1;
         let sent_ns = self.shared.now_ns();
         let msg = ClientMsg::ChatSend {
@@ -831,7 +848,7 @@ impl Member {
         self.send(&msg).await
     }
 
-    async fn send(&mut self, msg: &ClientMsg) -> Result<(), tungstenite::Error> {
-        self.ws.send(Message::Text(encode_client(msg).into())).await
+    async fn send(&mut self, msg: &ClientMsg) -> io::Result<()> {
+        self.ws.send_text(&encode_client(msg)).await
     }
 }

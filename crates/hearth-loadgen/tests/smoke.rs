@@ -60,3 +60,24 @@ async fn every_member_gets_every_message_and_latencies_are_recorded() {
     swarm.finish(Duration::from_secs(5)).await;
     server.await.expect("server task").expect("server stopped cleanly");
 }
+
+/// The load generator's own frame-header parser, at the edges of RFC 6455's length forms.
+#[test]
+fn frame_headers_parse_at_every_length_form() {
+    use hearth_loadgen::socket::{Header, parse_header};
+    assert_eq!(parse_header(&[]), Ok(None));
+    assert_eq!(parse_header(&[0x81]), Ok(None), "one byte is not a header yet");
+    let short = parse_header(&[0x81, 5, b'h']).expect("valid").expect("complete header");
+    assert_eq!(short, Header { fin: true, opcode: 1, header_len: 2, payload_len: 5, mask: None });
+    assert_eq!(parse_header(&[0x01, 126, 0x01]), Ok(None), "16-bit length cut short");
+    let medium = parse_header(&[0x01, 126, 0x01, 0x00]).expect("valid").expect("complete");
+    assert_eq!((medium.fin, medium.opcode, medium.header_len, medium.payload_len), (false, 1, 4, 256));
+    let long = parse_header(&[0x80, 127, 0, 0, 0, 0, 0, 1, 0, 0]).expect("valid").expect("complete");
+    assert_eq!((long.opcode, long.header_len, long.payload_len), (0, 10, 65536));
+    let masked = parse_header(&[0x81, 0x82, 1, 2, 3, 4]).expect("valid").expect("complete");
+    assert_eq!((masked.header_len, masked.mask), (6, Some([1, 2, 3, 4])));
+    assert_eq!(parse_header(&[0x81, 0x82, 1, 2]), Ok(None), "mask key cut short");
+    assert!(parse_header(&[0xC1, 0]).unwrap_err().contains("reserved bits"));
+    let huge = [0x82, 127, 0xff, 0, 0, 0, 0, 0, 0, 0];
+    assert!(parse_header(&huge).unwrap_err().contains("guard"));
+}

@@ -99,6 +99,9 @@ struct Member {
     booted: HashSet<ConnId>,
     /// Members this member blocked.
     blocked: HashSet<ConnId>,
+    /// Members who blocked this member: the reverse of `blocked`, so that a broadcast of
+    /// this member's message costs nothing per listener when nobody blocked them.
+    blocked_by: HashSet<ConnId>,
     /// Cameras this member watches.
     watching: BTreeSet<ConnId>,
 }
@@ -465,6 +468,7 @@ impl<S: Store> RoomCore<S> {
         for &o in &others {
             if let Some(om) = self.member_mut(o) {
                 om.blocked.remove(&conn);
+                om.blocked_by.remove(&conn);
                 om.booted.remove(&conn);
             }
         }
@@ -612,6 +616,7 @@ impl<S: Store> RoomCore<S> {
             watchers: BTreeSet::new(),
             booted: HashSet::new(),
             blocked: HashSet::new(),
+            blocked_by: HashSet::new(),
             watching: BTreeSet::new(),
         };
         let joined = member.view_for(conn, conn);
@@ -895,6 +900,13 @@ impl<S: Store> RoomCore<S> {
     fn block(&mut self, me: ConnId, member: ConnId, blocked: bool) -> Handled {
         Self::not_self(me, member, "block")?;
         self.peer(me, member)?;
+        if let Some(target) = self.member_mut(member) {
+            if blocked {
+                target.blocked_by.insert(me);
+            } else {
+                target.blocked_by.remove(&me);
+            }
+        }
         let m = self.me_mut(me);
         if blocked {
             m.blocked.insert(member);
@@ -947,14 +959,15 @@ impl<S: Store> RoomCore<S> {
     fn audience(&self, room_idx: usize, msg: &StoredMessage) -> Vec<ConnId> {
         let room = &self.rooms[room_idx];
         let author = room.by_name.get(&msg.author.to_lowercase()).copied();
-        let blocks_author = |id: &ConnId| {
-            author.is_some_and(|a| a != *id && self.member(*id).is_some_and(|m| m.blocked.contains(&a)))
-        };
+        let blockers = author.and_then(|a| self.member(a)).map(|m| &m.blocked_by).filter(|b| !b.is_empty());
+        let blocks_author = |id: &ConnId| blockers.is_some_and(|b| b.contains(id));
         if let Some(pair) = msg.conv.strip_prefix('@') {
             pair.split('\n')
                 .filter_map(|key| room.by_name.get(key).copied())
                 .filter(|id| !blocks_author(id))
                 .collect()
+        } else if blockers.is_none() {
+            room.members.clone()
         } else {
             room.members.iter().copied().filter(|id| !blocks_author(id)).collect()
         }
@@ -1119,9 +1132,7 @@ impl<S: Store> RoomCore<S> {
         let conv = self.conv(me, channel, true)?;
         let m = self.me(me);
         let room = &self.rooms[m.room];
-        let not_blocking = |id: &ConnId| {
-            *id != me && self.member(*id).is_some_and(|o| !o.blocked.contains(&me))
-        };
+        let not_blocking = |id: &ConnId| *id != me && !m.blocked_by.contains(id);
         match conv.dm_with {
             Some(other) => {
                 let target = room.by_name[&other.to_lowercase()];

@@ -29,6 +29,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::task::Poll;
+
 use futures_util::{SinkExt, StreamExt};
 use hearth_room::{ConnId, Millis, Output, RoomCore, Settings};
 use hearth_wire as wire;
@@ -36,8 +38,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
@@ -68,13 +69,8 @@ pub fn without_frame_logging(filter: tracing_subscriber::EnvFilter) -> tracing_s
 const OUTBOX: usize = 1024;
 /// Inputs queued for the room task; senders wait when it is full, which slows down readers.
 const INBOX: usize = 8192;
-/// Largest WebSocket frame the server writes; longer messages go out as fragments.
-///
-/// tungstenite formats each frame into a write buffer that keeps its capacity afterwards, so
-/// one large message (a `welcome` listing thousands of members, a history page with images)
-/// would pin that much memory to the connection for its whole life. Fragmenting bounds the
-/// buffer to about this size.
-const MAX_FRAGMENT: usize = 4096;
+/// Queued messages a connection task writes with one `writev`.
+const WRITE_BATCH: usize = 32;
 /// Pending TCP connections the kernel keeps while the accept loop catches up. The OS default
 /// tokio uses (128) drops connection attempts when a whole LAN party reconnects at once.
 const LISTEN_BACKLOG: u32 = 1024;
@@ -157,9 +153,13 @@ struct Shared {
 
 /// tungstenite's defaults allocate 128 KiB buffers per socket and accept 64 MiB messages;
 /// a chat server with thousands of mostly idle members wants small buffers and tight caps.
+/// The read buffer is small because tungstenite zero-fills it before every read attempt and
+/// keeps it for the connection's life; client messages are small, and the rare large one
+/// (an image) simply takes more reads. Text messages are not written through tungstenite at
+/// all (see [`write_texts`]); it writes only close frames and its automatic pongs.
 fn ws_config(max_frame: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(4 * 1024 * 1024)
         .max_message_size(Some(max_frame))
@@ -436,9 +436,32 @@ async fn connection(
         return;
     }
     tracing::debug!(conn = id, %peer, "connected");
+    // Whether the WebSocket may have a frame for us. Waking this task for every queued
+    // message must not also run tungstenite's read path (which zero-fills its buffer), so the
+    // socket is read only while it may yield something: after a frame was read (tungstenite
+    // may hold more), and when the socket is readable. Once a read came back pending,
+    // tungstenite has registered this task's waker for the socket.
+    let mut read_wanted = true;
+    let mut batch: Vec<Utf8Bytes> = Vec::with_capacity(WRITE_BATCH);
     loop {
-        tokio::select! {
-            frame = ws.next() => {
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = queue.poll_recv(cx) {
+                return Poll::Ready(Event::Out(out));
+            }
+            if !read_wanted && ws.get_ref().poll_read_ready(cx).is_ready() {
+                read_wanted = true;
+            }
+            if read_wanted {
+                match ws.poll_next_unpin(cx) {
+                    Poll::Ready(frame) => return Poll::Ready(Event::In(frame)),
+                    Poll::Pending => read_wanted = false,
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::In(frame) => {
                 let input = match frame {
                     Some(Ok(Message::Text(text))) => decode(id, &text),
                     Some(Ok(Message::Binary(_))) => Input::Invalid {
@@ -469,40 +492,43 @@ async fn connection(
                     break;
                 }
             }
-            out = queue.recv() => match out {
-                Some(Outbound::Text(text)) => {
-                    if feed_text(&mut ws, text).await.is_err() {
-                        break;
-                    }
-                    // Batch what is already queued into one flush.
-                    let mut failed = false;
-                    while let Ok(next) = queue.try_recv() {
-                        let sent = match next {
-                            Outbound::Text(text) => feed_text(&mut ws, text).await,
-                            Outbound::Close { code, reason } => {
-                                close(&mut ws, code, reason).await;
-                                failed = true;
-                                break;
-                            }
-                        };
-                        if sent.is_err() {
-                            failed = true;
+            Event::Out(Some(Outbound::Text(text))) => {
+                // Take what else is already queued, to write it all with one system call.
+                batch.push(text);
+                let mut closing = None;
+                while batch.len() < WRITE_BATCH {
+                    match queue.try_recv() {
+                        Ok(Outbound::Text(text)) => batch.push(text),
+                        Ok(Outbound::Close { code, reason }) => {
+                            closing = Some((code, reason));
                             break;
                         }
-                    }
-                    if failed || ws.flush().await.is_err() {
-                        break;
+                        Err(_) => break,
                     }
                 }
-                Some(Outbound::Close { code, reason }) => {
+                // tungstenite may still hold the rest of a pong it could not write at once;
+                // it must go out before our frames, or they would land inside it.
+                if ws.flush().await.is_err() {
+                    break;
+                }
+                let written = write_texts(ws.get_mut(), &batch).await;
+                batch.clear();
+                if written.is_err() {
+                    break;
+                }
+                if let Some((code, reason)) = closing {
                     close(&mut ws, code, reason).await;
                     break;
                 }
-                None => {
-                    // The room task dropped our queue: we were too slow, or it stopped.
-                    close(&mut ws, 1008, "too slow to keep up with the room".into()).await;
-                    break;
-                }
+            }
+            Event::Out(Some(Outbound::Close { code, reason })) => {
+                close(&mut ws, code, reason).await;
+                break;
+            }
+            Event::Out(None) => {
+                // The room task dropped our queue: we were too slow, or it stopped.
+                close(&mut ws, 1008, "too slow to keep up with the room".into()).await;
+                break;
             }
         }
     }
@@ -510,26 +536,74 @@ async fn connection(
     tracing::debug!(conn = id, "disconnected");
 }
 
-/// Queues one text message, as fragments of at most [`MAX_FRAGMENT`] bytes when it is long.
-async fn feed_text(
-    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
-    text: Utf8Bytes,
-) -> Result<(), tungstenite::Error> {
-    if text.len() <= MAX_FRAGMENT {
-        return ws.feed(Message::Text(text)).await;
+/// What woke a connection task.
+enum Event {
+    In(Option<Result<Message, tungstenite::Error>>),
+    Out(Option<Outbound>),
+}
+
+/// Writes text messages as unfragmented WebSocket frames straight to the socket, with one
+/// `writev` when the socket takes it all (the usual case).
+///
+/// tungstenite would copy every frame into a write buffer that keeps its largest capacity for
+/// the connection's life (one big `welcome` or history page would pin its size for good) and
+/// adds per-message overhead that a room of thousands pays on every broadcast. Writing here
+/// is safe alongside tungstenite because tungstenite buffers nothing between our calls: it
+/// writes only its automatic pongs and close frames, the caller flushes it before each call,
+/// and control frames may come between messages anyway (RFC 6455 §5.4).
+async fn write_texts(stream: &mut TcpStream, texts: &[Utf8Bytes]) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    use tokio::io::AsyncWriteExt;
+    // On the stack: a broadcast to thousands runs this once per member.
+    let texts = &texts[..texts.len().min(WRITE_BATCH)];
+    let mut headers = [([0u8; 10], 0usize); WRITE_BATCH];
+    for (slot, text) in headers.iter_mut().zip(texts) {
+        *slot = frame_header(text.len());
     }
-    // Fragments may split a UTF-8 sequence: the protocol only requires the whole message to
-    // be valid UTF-8, and receivers validate it as it is reassembled.
-    let bytes = bytes::Bytes::from(text);
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = (start + MAX_FRAGMENT).min(bytes.len());
-        let opcode = OpCode::Data(if start == 0 { Data::Text } else { Data::Continue });
-        let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
-        ws.feed(Message::Frame(frame)).await?;
-        start = end;
+    let mut slices = [IoSlice::new(&[]); 2 * WRITE_BATCH];
+    for (i, (text, (header, len))) in texts.iter().zip(&headers).enumerate() {
+        slices[2 * i] = IoSlice::new(&header[..*len]);
+        slices[2 * i + 1] = IoSlice::new(text.as_bytes());
+    }
+    let slices = &slices[..2 * texts.len()];
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    let mut written = match stream.try_write_vectored(slices) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    if written == total {
+        return Ok(());
+    }
+    // The socket's send buffer is full: write the rest as it drains.
+    for slice in slices {
+        if written >= slice.len() {
+            written -= slice.len();
+            continue;
+        }
+        stream.write_all(&slice[written..]).await?;
+        written = 0;
     }
     Ok(())
+}
+
+/// The header of an unmasked, final text frame with a payload of `len` bytes (RFC 6455
+/// §5.2), and how many of the ten bytes it uses.
+fn frame_header(len: usize) -> ([u8; 10], usize) {
+    let mut h = [0u8; 10];
+    h[0] = 0x81;
+    if len < 126 {
+        h[1] = len as u8;
+        (h, 2)
+    } else if let Ok(len) = u16::try_from(len) {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&len.to_be_bytes());
+        (h, 4)
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        (h, 10)
+    }
 }
 
 async fn close(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, code: u16, reason: String) {

@@ -243,3 +243,65 @@ async fn connections_beyond_the_cap_are_told_the_server_is_full() {
     }
     server.stop().await;
 }
+
+/// The server writes messages straight to the socket while tungstenite answers WebSocket
+/// pings on the same socket. A client that pings while it is not reading makes pongs and
+/// large messages compete for a full socket buffer; every frame must still arrive whole and
+/// in order, and the connection must stay usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_pings_between_large_messages_keep_the_stream_intact() {
+    use base64::Engine;
+    let mut cfg = config(None);
+    cfg.limits.rate_per_sec = 1000;
+    cfg.limits.rate_burst = 1000;
+    let server = TestServer::start(cfg).await;
+    let mut alice = join(&server, "alice").await;
+    let mut bob = join(&server, "bob").await;
+    alice.sync().await;
+    // 32 × 270 KiB of base64 is more than loopback's socket buffers hold.
+    let images: Vec<Vec<u8>> =
+        (0..32u8).map(|i| [b"\x89PNG\r\n\x1a\n".as_slice(), &vec![i; 200 * 1024]].concat()).collect();
+    for (i, png) in images.iter().enumerate() {
+        let data = base64::engine::general_purpose::STANDARD.encode(png);
+        let image = hearth_wire::Image { mime: "image/png".into(), data };
+        bob.send(ClientMsg::ChatSend {
+            channel: "general".into(),
+            client_id: format!("big-{i}"),
+            text: String::new(),
+            reply_to: None,
+            image: Some(image),
+        })
+        .await;
+        // Bob reads his own copy, so that only Alice falls behind.
+        let ack = format!("big-{i}");
+        bob.expect("own image", |e| match e {
+            ServerMsg::Chat { message } if message.client_id == ack => Some(()),
+            _ => None,
+        })
+        .await;
+        // Alice is not reading: her socket buffers fill up while she keeps pinging.
+        alice.conn.send_raw(Message::Ping(vec![i as u8; 8].into())).await.unwrap();
+    }
+    for (i, png) in images.iter().enumerate() {
+        let got = alice
+            .expect("a large image", |e| match e {
+                ServerMsg::Chat { message } if message.client_id.starts_with("big-") => {
+                    Some((message.client_id.clone(), message.image.clone()))
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(got.0, format!("big-{i}"), "messages arrive in order");
+        let data = got.1.expect("the image is attached").data;
+        assert_eq!(&base64::engine::general_purpose::STANDARD.decode(data).unwrap(), png);
+    }
+    // The connection is still healthy afterwards.
+    alice.send(chat("general", "after", "still here")).await;
+    alice
+        .expect("own chat", |e| match e {
+            ServerMsg::Chat { message } if message.client_id == "after" => Some(()),
+            _ => None,
+        })
+        .await;
+    server.stop().await;
+}

@@ -182,7 +182,7 @@ async fn direct_messages_and_images() {
     assert!(carol_saw.iter().all(|m| !matches!(m, ServerMsg::Chat { .. })), "carol saw a DM: {carol_saw:?}");
 
     // A small PNG goes through; bytes that are not what they claim do not.
-    // 200 KiB: far over the server's 4 KiB write fragments, so this also checks reassembly.
+    // 200 KiB: a frame far larger than a socket's read chunk.
     let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &vec![7u8; 200 * 1024]].concat();
     let data = base64::engine::general_purpose::STANDARD.encode(&png);
     let image = hearth_wire::Image { mime: "image/png".into(), data };
@@ -192,8 +192,7 @@ async fn direct_messages_and_images() {
         _ => None,
     }).await;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(got.data).unwrap(), png);
-    // Multi-byte text longer than a fragment arrives whole, even where a fragment boundary
-    // falls inside a character.
+    // Long multi-byte text arrives whole and unchanged.
     let long: String = "é€😀".repeat(600);
     carol.send(chat("general", "long-1", &long)).await;
     let got = alice.expect("long text", |e| match e {
