@@ -1,0 +1,81 @@
+//! Hearth's audio pipeline: everything between a microphone and an Opus packet, and between
+//! Opus packets from peers and a speaker.
+//!
+//! The crate is split into pure cores, which take time as an input and never touch a device
+//! or a clock, and one thin device shell:
+//!
+//! - [`source`]: [`AudioSource`] and [`AudioSink`] traits, synthetic generators (sine, click
+//!   train, silence), WAV in and out, and a streaming [`LinearResampler`] to 48 kHz mono.
+//! - [`capture`]: [`CapturePipeline`], which turns 10 or 20 ms frames of 48 kHz mono into
+//!   one Opus packet per frame (gain, level meter, noise suppression, voice activity with
+//!   hangover, push-to-talk, self mute). The caller sends the same packet to every peer.
+//! - [`jitter`]: [`JitterBuffer`], an adaptive playout buffer per peer keyed by RTP sequence
+//!   number and timestamp.
+//! - [`receive`]: [`PeerReceiver`] (jitter buffer, Opus decode with FEC and PLC, per-user
+//!   volume and mute) and [`Mixer`] (all peers, deafen).
+//! - [`device`]: the cpal shell: device lists, capture and playback streams, fallback to the
+//!   default device when one disappears.
+//! - [`analysis`]: Goertzel tone detection, RMS and click-train delay, for tests and
+//!   benchmarks here and in other crates.
+//!
+//! # Real-time invariant
+//!
+//! cpal calls its data callbacks on the audio driver's real-time thread. A callback that
+//! blocks (a lock, an allocation that takes the allocator's lock, a syscall) makes the device
+//! skip, which is heard as a click. So the callbacks in [`device`] only copy samples to or
+//! from preallocated single-producer single-consumer ring buffers (`rtrb`), which are
+//! lock-free and allocation-free. Format conversion, resampling, noise suppression, Opus and
+//! mixing all run on ordinary threads on the other side of those rings.
+
+#![deny(missing_docs)]
+
+pub mod analysis;
+pub mod capture;
+pub mod device;
+pub mod jitter;
+pub mod receive;
+pub mod source;
+
+pub use capture::{
+    CaptureConfig, CaptureFrame, CapturePipeline, EncodedFrame, FrameDuration, Level, TransmitMode,
+};
+
+pub use jitter::{InsertOutcome, JitterBuffer, JitterConfig, JitterStats, Next};
+pub use receive::{Mixer, PeerReceiver, ReceiverStats};
+pub use source::{
+    AudioSink, AudioSource, ClickTrain, LinearResampler, Silence, Sine, WavSink, WavSource,
+};
+
+/// The pipeline's sample rate: every core works on 48 kHz mono, which is Opus's native rate.
+pub const SAMPLE_RATE: u32 = 48_000;
+
+/// Samples in 10 ms at [`SAMPLE_RATE`], which is also RNNoise's frame.
+pub const SAMPLES_PER_10MS: usize = 480;
+
+/// Every error of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// A WAV file could not be read or written.
+    #[error("WAV file: {0}")]
+    Wav(#[from] hound::Error),
+    /// libopus refused an operation (a bad packet, a bad setting).
+    #[error("Opus: {0}")]
+    Opus(#[from] opus::Error),
+    /// A frame handed to the capture pipeline had the wrong number of samples.
+    #[error("expected a frame of {expected} samples, got {got}")]
+    FrameSize {
+        /// Samples per frame the pipeline was configured for.
+        expected: usize,
+        /// Samples that were passed.
+        got: usize,
+    },
+    /// A sample rate or channel count that cannot be used (zero, or absurdly large).
+    #[error("unsupported audio format: {0}")]
+    Format(String),
+    /// The audio system (cpal) reported an error.
+    #[error("audio device: {0}")]
+    Device(#[from] cpal::Error),
+    /// No device matched the requested name, and there is no default device either.
+    #[error("no audio device named {0:?} and no default device")]
+    NoDevice(String),
+}
