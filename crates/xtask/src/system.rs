@@ -37,6 +37,11 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     SystemPackage { debian: "pkg-config", fedora: "pkgconf-pkg-config", arch: "pkgconf" },
     SystemPackage { debian: "build-essential", fedora: "gcc gcc-c++ make", arch: "base-devel" },
     SystemPackage { debian: "libssl-dev", fedora: "openssl-devel", arch: "openssl" },
+    // hearth-media: cmake builds libopus from source; cpal's ALSA host links libasound; the
+    // device test plays and records through a PulseAudio null sink it starts itself.
+    SystemPackage { debian: "cmake", fedora: "cmake", arch: "cmake" },
+    SystemPackage { debian: "libasound2-dev", fedora: "alsa-lib-devel", arch: "alsa-lib" },
+    SystemPackage { debian: "pulseaudio", fedora: "pulseaudio", arch: "pulseaudio" },
     // A virtual display, so GUI tests run on machines without a screen (CI).
     SystemPackage { debian: "xvfb", fedora: "xorg-x11-server-Xvfb", arch: "xorg-server-xvfb" },
     SystemPackage { debian: "xauth", fedora: "xorg-x11-xauth", arch: "xorg-xauth" },
