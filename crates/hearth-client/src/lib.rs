@@ -1,154 +1,26 @@
-//! Hearth's headless client core.
+//! Hearth's headless client core, shared by the desktop app, `hearth-cli` and tests.
 //!
-//! For now this is the typed connection that tests, the load generator and (later) the app
-//! and `hearth-cli` share: it speaks the wire protocol over a real WebSocket and hands back
-//! [`ServerMsg`] values. Reconnection, voice and video build on it in later work.
+//! # Layout
+//! - [`core`]: [`ClientCore`], the sans-IO state machine. It keeps the room as one member
+//!   sees it (channels, members with presence and voice state, chat per conversation with
+//!   edits, deletes, reactions, replies and typing, DMs), turns [`Command`]s into wire
+//!   messages and server messages into [`Event`]s, tracks unacknowledged chat, and decides
+//!   when to reconnect. No tokio, no clock: time is an input.
+//! - [`backoff`]: reconnect delays.
+//! - [`client`]: [`Client`], the tokio shell: one task owns the WebSocket (ws:// or wss://)
+//!   and the core; commands go in through a channel and events come out through another.
+//! - [`connection`]: [`Connection`], a bare typed WebSocket for scripting the protocol one
+//!   message at a time (the server's tests use it).
 #![deny(missing_docs)]
 
-use std::time::Duration;
+pub mod backoff;
+pub mod client;
+pub mod connection;
+pub mod core;
 
-use futures_util::{SinkExt, StreamExt};
-use hearth_wire::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg, decode_server, encode_client};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-pub use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-
-/// A failure of the connection or of the protocol.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The WebSocket failed or refused the handshake.
-    #[error("websocket: {0}")]
-    WebSocket(#[from] tungstenite::Error),
-    /// The server sent something that is not a valid message.
-    #[error("bad message from server: {0}")]
-    Decode(#[from] DecodeError),
-    /// The server closed the connection, with its close frame if it sent one.
-    #[error("connection closed ({0:?})")]
-    Closed(Option<CloseFrame>),
-    /// Nothing arrived in time.
-    #[error("timed out waiting for the server")]
-    Timeout,
-    /// The server answered with something other than what the caller needed.
-    #[error("unexpected message: {0}")]
-    Unexpected(String),
-}
-
-/// One WebSocket connection to a Hearth server.
-pub struct Connection {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-/// What `hello` said about the server.
-pub type Hello = ServerMsg;
-
-impl Connection {
-    /// Connects to `url` (`ws://host:port/…`), optionally sending an `Origin` header as a
-    /// browser would, and reads the server's `hello`.
-    pub async fn connect(url: &str, origin: Option<&str>) -> Result<(Connection, Hello), ClientError> {
-        let mut request = url.into_client_request()?;
-        if let Some(origin) = origin {
-            let value = origin
-                .parse()
-                .map_err(|_| ClientError::Unexpected(format!("bad origin {origin:?}")))?;
-            request.headers_mut().insert("origin", value);
-        }
-        // Small buffers: the load generator opens thousands of these.
-        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
-        let mut conn = Connection { ws };
-        let hello = conn.recv_timeout(Duration::from_secs(10)).await?;
-        match hello {
-            ServerMsg::Hello { .. } => Ok((conn, hello)),
-            other => Err(ClientError::Unexpected(format!("expected hello, got {other:?}"))),
-        }
-    }
-
-    /// Connects and authenticates; returns the connection and the `welcome` message. The
-    /// messages that follow `welcome` (history, member_joined) are left for the caller.
-    pub async fn join(
-        url: &str,
-        room: &str,
-        name: &str,
-        password: Option<&str>,
-        token: Option<&str>,
-    ) -> Result<(Connection, ServerMsg), ClientError> {
-        let (mut conn, _) = Connection::connect(url, None).await?;
-        conn.send(&ClientMsg::Auth {
-            protocol: PROTOCOL_VERSION,
-            room: room.into(),
-            name: name.into(),
-            password: password.map(Into::into),
-            token: token.map(Into::into),
-        })
-        .await?;
-        match conn.recv_timeout(Duration::from_secs(10)).await? {
-            welcome @ ServerMsg::Welcome { .. } => Ok((conn, welcome)),
-            other => Err(ClientError::Unexpected(format!("expected welcome, got {other:?}"))),
-        }
-    }
-
-    /// Sends one message.
-    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
-        self.send_text(encode_client(msg)).await
-    }
-
-    /// Sends a raw text frame, for tests of bad input.
-    pub async fn send_text(&mut self, text: String) -> Result<(), ClientError> {
-        self.ws.send(Message::Text(text.into())).await?;
-        Ok(())
-    }
-
-    /// Sends a raw frame of any kind, for tests of bad input.
-    pub async fn send_raw(&mut self, msg: Message) -> Result<(), ClientError> {
-        self.ws.send(msg).await?;
-        Ok(())
-    }
-
-    /// Receives the next message from the server.
-    pub async fn recv(&mut self) -> Result<ServerMsg, ClientError> {
-        loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Text(text))) => return Ok(decode_server(&text)?),
-                Some(Ok(Message::Close(frame))) => return Err(ClientError::Closed(frame)),
-                Some(Ok(_)) => continue,
-                Some(Err(tungstenite::Error::ConnectionClosed)) | None => {
-                    return Err(ClientError::Closed(None));
-                }
-                Some(Err(e)) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Receives the next message, or fails after `limit`.
-    pub async fn recv_timeout(&mut self, limit: Duration) -> Result<ServerMsg, ClientError> {
-        tokio::time::timeout(limit, self.recv()).await.map_err(|_| ClientError::Timeout)?
-    }
-
-    /// Skips messages until one satisfies `pick`, failing after `limit` in all.
-    pub async fn wait_for<T>(
-        &mut self,
-        limit: Duration,
-        mut pick: impl FnMut(&ServerMsg) -> Option<T>,
-    ) -> Result<T, ClientError> {
-        tokio::time::timeout(limit, async {
-            loop {
-                let msg = self.recv().await?;
-                if let Some(found) = pick(&msg) {
-                    return Ok(found);
-                }
-            }
-        })
-        .await
-        .map_err(|_| ClientError::Timeout)?
-    }
-
-    /// Closes the connection politely.
-    pub async fn close(mut self) -> Result<(), ClientError> {
-        self.ws.close(None).await?;
-        Ok(())
-    }
-}
+pub use backoff::Backoff;
+pub use client::{Client, ClientHandle, ClientOptions, Snapshot};
+pub use connection::{ClientError, CloseFrame, Connection, Hello};
+pub use core::{
+    ClientCore, ClientIds, CloseReason, Command, Conversation, CoreOptions, Event, Millis, Output, PendingChat, Phase,
+};

@@ -1,0 +1,1 @@
+//! The client against a real in-process server over loopback.
