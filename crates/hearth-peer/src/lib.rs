@@ -96,6 +96,9 @@ pub struct PeerConfig {
     /// How long ICE may go without traffic before the connection counts as failed, which
     /// triggers an ICE restart.
     pub ice_failed_timeout: Duration,
+    /// The pause between ICE connectivity checks. webrtc-rs's 200 ms default makes even a
+    /// loopback connection take 200 ms, since the first check waits one interval.
+    pub ice_check_interval: Duration,
     /// How long an ICE restart may take before the connection is replaced by a fresh one.
     pub restart_timeout: Duration,
 }
@@ -109,6 +112,7 @@ impl Default for PeerConfig {
             ice_disconnected_timeout: Duration::from_secs(5),
             ice_failed_timeout: Duration::from_secs(25),
             restart_timeout: Duration::from_secs(10),
+            ice_check_interval: Duration::from_millis(200),
         }
     }
 }
@@ -123,6 +127,7 @@ impl PeerConfig {
             ice_disconnected_timeout: Duration::from_secs(2),
             ice_failed_timeout: Duration::from_secs(4),
             restart_timeout: Duration::from_secs(4),
+            ice_check_interval: Duration::from_millis(20),
             ..Self::default()
         }
     }

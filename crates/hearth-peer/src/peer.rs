@@ -710,6 +710,11 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+fn binding_requests(interval: Duration) -> u16 {
+    let per = interval.as_millis().max(1);
+    (1400 / per).clamp(7, 200) as u16
+}
+
 fn random_ssrc() -> u32 {
     // RandomState is seeded randomly per instance, which is all an SSRC needs.
     let mut h = RandomState::new().build_hasher();
@@ -756,6 +761,12 @@ async fn build_conn(
             Some(config.ice_disconnected_timeout),
             Some(config.ice_failed_timeout),
             None,
+        )
+        // Keep the total time ICE tries a candidate pair near webrtc-rs's default (7 checks
+        // at 200 ms), whatever the interval.
+        .with_ice_connection_attempts(
+            Some(config.ice_check_interval),
+            Some(binding_requests(config.ice_check_interval)),
         )
         .build();
     let pc = PeerConnectionBuilder::new()

@@ -83,7 +83,15 @@ impl Net {
 
     pub fn add_node(&mut self, id: MemberId) {
         let (mesh, events) = Mesh::new(id, PeerConfig::loopback());
-        self.nodes.insert(id, Node { mesh, events, seen: HashMap::new(), counter: 0 });
+        self.nodes.insert(
+            id,
+            Node {
+                mesh,
+                events,
+                seen: HashMap::new(),
+                counter: 0,
+            },
+        );
     }
 
     /// Tells `a` about `b` (as the server's member-joined notice would).
@@ -111,7 +119,8 @@ impl Net {
 
     pub fn connected(&self, pairs: &[(MemberId, MemberId)]) -> bool {
         pairs.iter().all(|&(a, b)| {
-            self.state(a, b) == Some(ConnectionState::Connected) && self.state(b, a) == Some(ConnectionState::Connected)
+            self.state(a, b) == Some(ConnectionState::Connected)
+                && self.state(b, a) == Some(ConnectionState::Connected)
         })
     }
 
@@ -133,14 +142,21 @@ impl Net {
     fn route(&mut self, from: MemberId, to: MemberId, signal: Signal) {
         let is_description = matches!(signal, Signal::Offer { .. } | Signal::Answer { .. });
         if let (true, Some(delay)) = (is_description, self.delay_descriptions) {
-            self.held.push_back(Held { from, to, signal, until: Instant::now() + delay });
+            self.held.push_back(Held {
+                from,
+                to,
+                signal,
+                until: Instant::now() + delay,
+            });
             return;
         }
         self.deliver(from, to, signal);
     }
 
     pub fn deliver(&mut self, from: MemberId, to: MemberId, signal: Signal) {
-        let Some(node) = self.nodes.get_mut(&to) else { return };
+        let Some(node) = self.nodes.get_mut(&to) else {
+            return;
+        };
         let seen = node.seen.entry(from).or_default();
         match &signal {
             Signal::Offer { .. } | Signal::Answer { .. } => seen.descriptions_received += 1,
@@ -185,7 +201,9 @@ impl Net {
                             seen.last_seq = Some(packet.sequence_number);
                             seen.last_ts = Some(packet.timestamp);
                         }
-                        Event::Closed { member } => node.seen.entry(member).or_default().closed = true,
+                        Event::Closed { member } => {
+                            node.seen.entry(member).or_default().closed = true
+                        }
                     }
                 }
             }
@@ -202,7 +220,8 @@ impl Net {
                     self.next_audio = Some(now + every);
                     for (&id, node) in &mut self.nodes {
                         node.counter += 1;
-                        node.mesh.send_audio(payload(id, node.counter), Duration::from_millis(20));
+                        node.mesh
+                            .send_audio(payload(id, node.counter), Duration::from_millis(20));
                     }
                 }
             }
