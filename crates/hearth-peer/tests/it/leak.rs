@@ -9,7 +9,7 @@ const WARM_UP: usize = 20;
 const CYCLES: usize = 200;
 /// RSS may move by allocator noise, not by anything proportional to the cycle count: one leaked
 /// connection per cycle would be tens of MiB over 200 cycles.
-const RSS_TOLERANCE_KIB: i64 = 6 * 1024;
+const RSS_TOLERANCE_KIB: i64 = 2 * 1024;
 const TASK_TOLERANCE: usize = 2;
 
 fn rss_kib() -> i64 {
@@ -19,6 +19,12 @@ fn rss_kib() -> i64 {
         .find(|l| l.starts_with("VmRSS:"))
         .expect("VmRSS");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
 }
 
 fn alive_tasks() -> usize {
@@ -83,6 +89,7 @@ async fn connect_close_cycles_do_not_leak() {
     let tasks0 = settle(None).await;
     let rss0 = rss_kib();
     let live0 = hearth_peer::live_connections();
+    let fds0 = open_fds();
     let mut rss_mid = 0;
     let mut busy = 0;
     for i in 0..CYCLES {
@@ -94,9 +101,10 @@ async fn connect_close_cycles_do_not_leak() {
     let tasks1 = settle(Some(tasks0)).await;
     let rss1 = rss_kib();
     let live1 = hearth_peer::live_connections();
+    let fds1 = open_fds();
     eprintln!(
         "leak test: {} cycles in {:.1?}; tasks {tasks0} -> {tasks1} (up to {busy} while connected); RSS {rss0} KiB -> {rss_mid} KiB (half) -> {rss1} KiB; \
-         live connections {live0} -> {live1}",
+         live connections {live0} -> {live1}; open fds {fds0} -> {fds1}",
         WARM_UP + CYCLES,
         started.elapsed()
     );
