@@ -1,1 +1,6 @@
-//! The client against a real in-process server over loopback.
+//! The client against a real in-process server over loopback: real sockets, real WebSocket
+//! frames, a real SQLite history across restarts.
+
+mod chat;
+mod reconnect;
+mod support;
