@@ -362,7 +362,11 @@ impl Actor {
         let offer = match RTCSessionDescription::offer(sdp) {
             Ok(offer) => offer,
             Err(e) => {
-                warn!(member = self.member, "malformed offer dropped: {e}");
+                warn!(
+                    member = self.member,
+                    "malformed offer dropped: {}",
+                    brief(&e)
+                );
                 return;
             }
         };
@@ -412,7 +416,7 @@ impl Actor {
             }
         }
         if let Err(e) = conn.pc.set_remote_description(offer).await {
-            warn!(member = self.member, "offer refused: {e}");
+            warn!(member = self.member, "offer refused: {}", brief(&e));
             return;
         }
         self.flush_candidates().await;
@@ -453,12 +457,16 @@ impl Actor {
         let answer = match RTCSessionDescription::answer(sdp) {
             Ok(answer) => answer,
             Err(e) => {
-                warn!(member = self.member, "malformed answer dropped: {e}");
+                warn!(
+                    member = self.member,
+                    "malformed answer dropped: {}",
+                    brief(&e)
+                );
                 return;
             }
         };
         if let Err(e) = conn.pc.set_remote_description(answer).await {
-            warn!(member = self.member, "answer refused: {e}");
+            warn!(member = self.member, "answer refused: {}", brief(&e));
             return;
         }
         self.ignore_offer = false;
@@ -497,10 +505,11 @@ impl Actor {
             if self.ignore_offer {
                 debug!(
                     member = self.member,
-                    "candidate of an ignored offer refused: {e}"
+                    "candidate of an ignored offer refused: {}",
+                    brief(&e)
                 );
             } else {
-                warn!(member = self.member, "candidate refused: {e}");
+                warn!(member = self.member, "candidate refused: {}", brief(&e));
             }
         }
     }
@@ -601,6 +610,22 @@ impl Actor {
             }
         }
     }
+}
+
+/// An error message cut to a loggable length: webrtc-rs quotes the offending input, which a
+/// remote member controls and may make arbitrarily long.
+fn brief(e: &impl std::fmt::Display) -> String {
+    const MAX: usize = 160;
+    let mut s = e.to_string();
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
