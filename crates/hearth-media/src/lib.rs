@@ -40,6 +40,9 @@ pub use capture::{
     CaptureConfig, CaptureFrame, CapturePipeline, EncodedFrame, FrameDuration, Level, TransmitMode,
 };
 
+pub use device::{
+    AudioDevice, CaptureStream, DeviceDirection, DeviceEvent, PlaybackStream, list_devices,
+};
 pub use jitter::{InsertOutcome, JitterBuffer, JitterConfig, JitterStats, Next};
 pub use receive::{Mixer, PeerReceiver, ReceiverStats};
 pub use source::{
