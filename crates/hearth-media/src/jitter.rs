@@ -329,13 +329,13 @@ impl JitterBuffer {
         self.pops_in_window += 1;
         if self.pops_in_window >= SHRINK_WINDOW_POPS {
             let excess = self.min_level_in_window - self.target_samples();
-            if excess >= i64::from(packet.samples) {
-                if let Some(dropped) = self.packets.remove(&playout) {
-                    playout += u64::from(dropped.samples);
-                    self.playout = Some(playout);
-                    self.remember_played(dropped.seq);
-                    self.stats.dropped += 1;
-                }
+            if excess >= i64::from(packet.samples)
+                && let Some(dropped) = self.packets.remove(&playout)
+            {
+                playout += u64::from(dropped.samples);
+                self.playout = Some(playout);
+                self.remember_played(dropped.seq);
+                self.stats.dropped += 1;
             }
             self.pops_in_window = 0;
             self.min_level_in_window = i64::MAX;

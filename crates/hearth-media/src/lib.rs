@@ -22,10 +22,53 @@
 //!
 //! cpal calls its data callbacks on the audio driver's real-time thread. A callback that
 //! blocks (a lock, an allocation that takes the allocator's lock, a syscall) makes the device
-//! skip, which is heard as a click. So the callbacks in [`device`] only copy samples to or
-//! from preallocated single-producer single-consumer ring buffers (`rtrb`), which are
-//! lock-free and allocation-free. Format conversion, resampling, noise suppression, Opus and
-//! mixing all run on ordinary threads on the other side of those rings.
+//! skip, which is heard as a click. So the callbacks in [`device`] only convert each sample
+//! to or from `f32` and copy it through a preallocated single-producer single-consumer ring
+//! (`rtrb`), and count callbacks and underruns in atomics: no allocation, no lock, no
+//! syscall. Mixing down, resampling, noise suppression, Opus, jitter buffering and mixing
+//! all run on the owner's thread on the other side of those rings. Keep it that way: any
+//! new work for the callbacks belongs on the owner's side.
+//!
+//! # Wiring it to the network
+//!
+//! One thread (or task) owns the capture side, another the playback side; neither needs a
+//! lock, and only the device shell reads the clock. Packets go out once per frame, to every
+//! peer; each peer's packets come in with their RTP sequence number and timestamp.
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use hearth_media::{CaptureConfig, CapturePipeline, CaptureStream, JitterConfig, Mixer, PlaybackStream};
+//!
+//! # fn main() -> Result<(), hearth_media::MediaError> {
+//! // Send side.
+//! let mut mic = CaptureStream::open(None)?;
+//! let mut pipeline = CapturePipeline::new(CaptureConfig::default())?;
+//! let mut pending = Vec::new();
+//! mic.read(&mut pending);
+//! while pending.len() >= pipeline.frame_samples() {
+//!     let frame: Vec<f32> = pending.drain(..pipeline.frame_samples()).collect();
+//!     let out = pipeline.process(&frame)?;
+//!     if let Some(packet) = out.packet {
+//!         // Hand `packet.data` (with `packet.timestamp` as the RTP timestamp offset) to
+//!         // every peer's track.
+//!     }
+//!     if let Some(speaking) = out.speaking_changed { /* tell the UI and the room */ }
+//! }
+//! if let Some(event) = mic.poll_event() { /* show "switched to the default microphone" */ }
+//!
+//! // Receive side: per packet from peer `user` ...
+//! let start = Instant::now();
+//! let mut mixer: Mixer<String> = Mixer::new(JitterConfig::default());
+//! mixer.add_peer("ann".to_owned())?;
+//! let payload = [0u8; 3];
+//! let _ = mixer.push_packet(&"ann".to_owned(), 17, 960 * 17, &payload, start.elapsed());
+//! // ... and every 10 ms, top up the speaker.
+//! let mut speaker = PlaybackStream::open(None)?;
+//! let mut mix = [0.0f32; 480];
+//! mixer.mix(&mut mix, start.elapsed());
+//! speaker.write(&mix);
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 
