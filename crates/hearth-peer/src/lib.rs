@@ -12,6 +12,9 @@
 //!   each packet to every peer. It chooses the polite side of perfect negotiation by member id,
 //!   so two members that join at once never deadlock on crossed offers.
 //!
+//! * [`relay::UdpRelay`] is a loopback UDP relay that drops, delays and reorders datagrams,
+//!   for tests of media under loss and jitter (the kernel here has no `netem`).
+//!
 //! Every connection is closed explicitly ([`Peer::close`], [`Mesh::remove_member`],
 //! [`Mesh::close`]), and closing waits for the tasks the connection spawned.
 
@@ -19,6 +22,7 @@
 
 mod mesh;
 mod peer;
+pub mod relay;
 
 use std::net::SocketAddr;
 use std::time::Duration;

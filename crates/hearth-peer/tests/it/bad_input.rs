@@ -60,7 +60,7 @@ async fn still_flowing(net: &mut Net, pairs: &[(u64, u64)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_from_unknown_members_are_dropped() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = connected_three().await;
     let mesh = &mut net.nodes.get_mut(&1).unwrap().mesh;
     mesh.handle_signal(
@@ -99,7 +99,7 @@ async fn signals_from_unknown_members_are_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_descriptions_and_candidates_are_survived() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = connected_three().await;
     let long = "x".repeat(100_000);
     let bad = [
@@ -124,7 +124,7 @@ async fn malformed_descriptions_and_candidates_are_survived() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_vanishing_mid_negotiation_is_survived() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     for id in [1, 2, 3, 4] {
         net.add_node(id);
@@ -170,7 +170,7 @@ async fn a_member_vanishing_mid_negotiation_is_survived() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_datagrams_and_malformed_rtp_are_survived() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = connected_three().await;
     // Member 2's sockets, as it announced them to member 1.
     let targets = net.seen(1, 2).unwrap().remote_addrs.clone();

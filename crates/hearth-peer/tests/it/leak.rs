@@ -77,7 +77,7 @@ async fn settle(baseline: Option<usize>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_close_cycles_do_not_leak() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     net.add_node(1);
     net.add_node(2);

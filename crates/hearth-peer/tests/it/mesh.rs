@@ -10,7 +10,7 @@ const CONNECT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_meshes_connect_and_exchange_audio_both_ways() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     net.add_node(1);
     net.add_node(2);
@@ -41,7 +41,7 @@ async fn two_meshes_connect_and_exchange_audio_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crossed_offers_resolve_by_politeness() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     net.add_node(5);
     net.add_node(9);
@@ -72,7 +72,7 @@ async fn crossed_offers_resolve_by_politeness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_meshes_form_a_full_mesh_with_audio_everywhere() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     for id in [1, 2, 3] {
         net.add_node(id);
@@ -118,7 +118,7 @@ async fn three_meshes_form_a_full_mesh_with_audio_everywhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn candidates_before_the_offer_are_buffered() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     net.add_node(1);
     net.add_node(2);
@@ -140,7 +140,7 @@ async fn candidates_before_the_offer_are_buffered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_that_reconnects_from_scratch_is_accepted() {
-    let _serial = serial();
+    let _serial = serial().await;
     let mut net = Net::new();
     net.add_node(1);
     net.add_node(2);

@@ -3,24 +3,24 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hearth_peer::relay::UdpRelay;
 use hearth_peer::{ConnectionState, Event, MemberId, Mesh, PeerConfig, Signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Tests measure process-wide figures (RSS, live connections), so they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Holds the test lock and installs a log subscriber (RUST_LOG=hearth_peer=debug to see it).
-pub fn serial() -> MutexGuard<'static, ()> {
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    SERIAL.lock().await
 }
 
 /// What one node saw of one remote member.
@@ -32,9 +32,13 @@ pub struct Seen {
     /// Audio packets whose payload did not name the expected sender.
     pub foreign_audio: usize,
     pub last_seq: Option<u16>,
+    /// Packets that arrived with a lower sequence number than one before them.
+    pub reordered: usize,
     pub last_ts: Option<u32>,
     pub closed: bool,
     pub offers_sent: usize,
+    /// The distinct DTLS fingerprints in descriptions sent to the member: one per connection.
+    pub fingerprints_sent: Vec<String>,
     /// Candidates delivered to this node from the member before any description was.
     pub early_candidates: usize,
     pub descriptions_received: usize,
@@ -66,6 +70,8 @@ pub struct Net {
     /// Send a 20 ms audio packet from every node this often while pumping.
     pub audio_every: Option<Duration>,
     next_audio: Option<Instant>,
+    /// When set, every candidate's address is replaced by a relay proxy, so media crosses it.
+    pub relay: Option<UdpRelay>,
 }
 
 pub fn payload(from: MemberId, counter: u32) -> Bytes {
@@ -133,13 +139,20 @@ impl Net {
     }
 
     pub async fn close(mut self) {
+        if let Some(relay) = self.relay.take() {
+            relay.close().await;
+        }
         for (_, node) in self.nodes.drain() {
             node.mesh.close().await;
         }
     }
 
     /// Delivers one signal from `from` to `to` through the switchboard rules.
-    fn route(&mut self, from: MemberId, to: MemberId, signal: Signal) {
+    async fn route(&mut self, from: MemberId, to: MemberId, signal: Signal) {
+        let signal = match &self.relay {
+            Some(relay) => relay.rewrite_signal(signal).await.expect("relay rewrite"),
+            None => signal,
+        };
         let is_description = matches!(signal, Signal::Offer { .. } | Signal::Answer { .. });
         if let (true, Some(delay)) = (is_description, self.delay_descriptions) {
             self.held.push_back(Held {
@@ -182,8 +195,19 @@ impl Net {
                 while let Ok(ev) = node.events.try_recv() {
                     match ev {
                         Event::Signal { member, signal } => {
-                            if matches!(signal, Signal::Offer { .. }) {
-                                node.seen.entry(member).or_default().offers_sent += 1;
+                            let seen = node.seen.entry(member).or_default();
+                            if let Signal::Offer { sdp } | Signal::Answer { sdp } = &signal {
+                                if matches!(signal, Signal::Offer { .. }) {
+                                    seen.offers_sent += 1;
+                                }
+                                let fp = sdp
+                                    .lines()
+                                    .find(|l| l.starts_with("a=fingerprint:"))
+                                    .unwrap_or("")
+                                    .to_owned();
+                                if !seen.fingerprints_sent.contains(&fp) {
+                                    seen.fingerprints_sent.push(fp);
+                                }
                             }
                             outgoing.push((id, member, signal));
                         }
@@ -198,6 +222,12 @@ impl Net {
                             if packet.payload.get(..4) != Some(&(member as u32).to_be_bytes()[..]) {
                                 seen.foreign_audio += 1;
                             }
+                            if let Some(last) = seen.last_seq {
+                                // Wrapping comparison: a step back of less than half the space.
+                                if packet.sequence_number.wrapping_sub(last) > u16::MAX / 2 {
+                                    seen.reordered += 1;
+                                }
+                            }
                             seen.last_seq = Some(packet.sequence_number);
                             seen.last_ts = Some(packet.timestamp);
                         }
@@ -208,21 +238,21 @@ impl Net {
                 }
             }
             for (from, to, signal) in outgoing {
-                self.route(from, to, signal);
+                self.route(from, to, signal).await;
             }
             let now = Instant::now();
             while self.held.front().is_some_and(|h| h.until <= now) {
                 let h = self.held.pop_front().unwrap();
                 self.deliver(h.from, h.to, h.signal);
             }
-            if let Some(every) = self.audio_every {
-                if self.next_audio.is_none_or(|t| t <= now) {
-                    self.next_audio = Some(now + every);
-                    for (&id, node) in &mut self.nodes {
-                        node.counter += 1;
-                        node.mesh
-                            .send_audio(payload(id, node.counter), Duration::from_millis(20));
-                    }
+            if let Some(every) = self.audio_every
+                && self.next_audio.is_none_or(|t| t <= now)
+            {
+                self.next_audio = Some(now + every);
+                for (&id, node) in &mut self.nodes {
+                    node.counter += 1;
+                    node.mesh
+                        .send_audio(payload(id, node.counter), Duration::from_millis(20));
                 }
             }
             if done(self) {
