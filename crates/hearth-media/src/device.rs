@@ -557,3 +557,19 @@ where
     };
     Ok(device.build_output_stream::<T, _, _>(config, data, error_sender(errors), None)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The owner of a stream may be any thread: the app opens devices on one and runs the
+    /// audio loop on another.
+    #[test]
+    fn streams_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<CaptureStream>();
+        assert_send::<PlaybackStream>();
+        assert_send::<crate::CapturePipeline>();
+        assert_send::<crate::Mixer<String>>();
+    }
+}

@@ -37,6 +37,8 @@ impl Pulse {
                 "-n",
                 "--load=module-native-protocol-unix",
                 "--load=module-null-sink sink_name=vsink rate=48000",
+                // A device at another rate, so both resamplers of the shell are exercised.
+                "--load=module-null-sink sink_name=vsink44 rate=44100",
             ])
             .env("XDG_RUNTIME_DIR", &dir)
             .status()
@@ -124,32 +126,17 @@ fn in_pulseaudio() {
 
     let mut speaker = PlaybackStream::open(Some("vsink")).unwrap();
     let mut mic = CaptureStream::open(Some("vsink.monitor")).unwrap();
-    eprintln!(
-        "playback {:?}, capture {:?}",
-        speaker.device_format(),
-        mic.device_format()
-    );
+    assert_eq!(speaker.device().name, "vsink");
+    assert_eq!(mic.device().name, "vsink.monitor");
+    assert_tone_comes_back(&mut speaker, &mut mic);
 
-    // One second of a 1 kHz tone, then a click train for the round-trip delay.
-    let mut tone = Sine::new(48_000, 1000.0, 0.5);
-    let captured = play_and_capture(
-        &mut speaker,
-        &mut mic,
-        &mut tone,
-        Duration::from_millis(1200),
-    );
-    let tail = &captured[captured.len().saturating_sub(24_000)..];
-    assert!(
-        rms(tail) > 0.2,
-        "the tone did not come back: rms {}",
-        rms(tail)
-    );
-    assert!(
-        tone_ratio(tail, 48_000, 1000.0) > 0.4,
-        "ratio {}",
-        tone_ratio(tail, 48_000, 1000.0)
-    );
-    assert!(tone_ratio(tail, 48_000, 1500.0) < 0.01);
+    {
+        let mut speaker = PlaybackStream::open(Some("vsink44")).unwrap();
+        let mut mic = CaptureStream::open(Some("vsink44.monitor")).unwrap();
+        assert_eq!(speaker.device_format().0, 44_100);
+        assert_eq!(mic.device_format().0, 44_100);
+        assert_tone_comes_back(&mut speaker, &mut mic);
+    }
 
     // The clicks start at a known sample of what is written; where they appear in the
     // capture gives the delay through the ring, PulseAudio and back.
@@ -220,6 +207,26 @@ fn in_pulseaudio() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(again.len() >= 4800, "no audio after the fallback");
+}
+
+/// Plays a second of a 1 kHz tone and finds it, at 48 kHz, in the capture.
+fn assert_tone_comes_back(speaker: &mut PlaybackStream, mic: &mut CaptureStream) {
+    eprintln!(
+        "playback {:?}, capture {:?}",
+        speaker.device_format(),
+        mic.device_format()
+    );
+    let mut tone = Sine::new(48_000, 1000.0, 0.5);
+    let captured = play_and_capture(speaker, mic, &mut tone, Duration::from_millis(1200));
+    let tail = &captured[captured.len().saturating_sub(24_000)..];
+    assert!(
+        rms(tail) > 0.2,
+        "the tone did not come back: rms {}",
+        rms(tail)
+    );
+    let ratio = tone_ratio(tail, 48_000, 1000.0);
+    assert!(ratio > 0.4, "1 kHz holds only {ratio} of the energy");
+    assert!(tone_ratio(tail, 48_000, 1500.0) < 0.01);
 }
 
 fn drain(mic: &mut CaptureStream) {
