@@ -91,9 +91,11 @@ async fn three_clients_chat_edit_react_type_dm_and_signal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_password_fails_connect_and_a_kick_is_not_retried() {
-    let mut config = hearth_server::Config::default();
-    config.password = Some("sesame".into());
-    config.operator_tokens = vec!["op-token".into()];
+    let config = hearth_server::Config {
+        password: Some("sesame".into()),
+        operator_tokens: vec!["op-token".into()],
+        ..hearth_server::Config::default()
+    };
     let server = TestServer::start(config).await;
 
     let mut wrong = options("mallory");
@@ -121,4 +123,26 @@ async fn bad_password_fails_connect_and_a_kick_is_not_retried() {
     assert!(bob.client.next_event().await.is_none(), "the client stopped after the kick");
     op.leave().await;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_urls_speak_tls() {
+    // A peer that answers in plain text cannot finish a TLS handshake, so the error must come
+    // from TLS itself: proof that wss:// is built in rather than refused as a scheme.
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let _ = sock.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    });
+    match hearth_client::Client::connect(&format!("wss://{addr}/lobby"), options("alice")).await {
+        Err(ClientError::Fatal { code: None, message }) => {
+            assert!(!message.contains("not compiled"), "{message}");
+            assert!(message.to_lowercase().contains("tls") || message.contains("corrupt"), "{message}");
+        }
+        Err(other) => panic!("expected a TLS failure, got {other}"),
+        Ok(_) => panic!("a plain-text peer passed for TLS"),
+    }
+    peer.await.unwrap();
 }
