@@ -24,6 +24,10 @@
 //! reordered packets are sorted by timestamp; sequence numbers and timestamps are unwrapped
 //! to 64 bits so wrap-around is invisible. A hole with a later packet present is reported as
 //! lost, with that later packet offered for Opus in-band FEC when it directly follows.
+//! A packet from before the end of the previous spurt is late too. A jump in timestamps
+//! with sequence numbers running on (voice activation or DTX stopped the sender), or a hole
+//! longer than the largest delay, starts a new spurt instead of being concealed; a timestamp
+//! more than 10 s behind means the sender restarted its clock, and resets the buffer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -131,8 +135,10 @@ pub struct JitterBuffer {
     transits: VecDeque<i64>,
     // Timestamp of the next sample to play; None between talk spurts.
     playout: Option<u64>,
+    // Where the last spurt's playout ended; packets before it are late even between spurts.
+    played_until: Option<u64>,
     last_played_seq: Option<u64>,
-    recent_played: VecDeque<u64>,
+    recent_played: VecDeque<(u64, u64)>,
     last_samples: u32,
     stretch_run: u32,
     pops_in_window: u32,
@@ -147,6 +153,8 @@ const EXTENDED_BASE: u64 = 1 << 40;
 /// buffer grow without limit.
 const MAX_STORED: usize = 1000;
 const SHRINK_WINDOW_POPS: u32 = 25;
+/// A packet this far (10 s) behind the playout point means the sender's clock restarted.
+const RESET_SAMPLES: u64 = 10 * SAMPLE_RATE as u64;
 const RECENT_PLAYED: usize = 64;
 /// Samples a packet covers when the caller cannot tell (20 ms).
 const DEFAULT_PACKET_SAMPLES: u32 = 960;
@@ -185,6 +193,7 @@ impl JitterBuffer {
             highest_ts: None,
             transits: VecDeque::new(),
             playout: None,
+            played_until: None,
             last_played_seq: None,
             recent_played: VecDeque::with_capacity(RECENT_PLAYED),
             last_samples: DEFAULT_PACKET_SAMPLES,
@@ -230,7 +239,8 @@ impl JitterBuffer {
             samples
         };
 
-        if self.recent_played.contains(&seq) || self.packets.get(&ts).is_some_and(|p| p.seq == seq)
+        if self.recent_played.contains(&(seq, ts))
+            || self.packets.get(&ts).is_some_and(|p| p.seq == seq)
         {
             self.stats.duplicates += 1;
             return InsertOutcome::Duplicate;
@@ -243,7 +253,18 @@ impl JitterBuffer {
         }
         self.highest_seq = Some(self.highest_seq.map_or(seq, |h| h.max(seq)));
         self.highest_ts = Some(self.highest_ts.map_or(ts, |h| h.max(ts)));
-        if self.playout.is_some_and(|p| ts < p) {
+        if let Some(horizon) = self.playout.or(self.played_until)
+            && ts < horizon
+        {
+            if horizon - ts > RESET_SAMPLES {
+                // Far in the past: the sender restarted its clock. Start over rather than
+                // call every packet of the new stream late.
+                let config = self.config.clone();
+                let stats = self.stats;
+                *self = JitterBuffer::new(config);
+                self.stats = stats;
+                return self.insert((seq & 0xFFFF) as u16, timestamp, data, samples, now);
+            }
             self.stats.late += 1;
             return InsertOutcome::Late;
         }
@@ -276,8 +297,7 @@ impl JitterBuffer {
         let Some((&ts, next)) = self.packets.first_key_value() else {
             // Nothing buffered: wait by concealing, so the late packet can still play.
             if self.stretch_run >= self.config.max_stretch_frames {
-                self.playout = None;
-                self.stretch_run = 0;
+                self.stop();
                 return Next::Idle;
             }
             self.stretch_run += 1;
@@ -288,10 +308,12 @@ impl JitterBuffer {
         };
         let gap = ts - playout;
         let follows_played = self.last_played_seq.is_some_and(|s| next.seq == s + 1);
-        if follows_played && gap > u64::from(self.last_samples) * 2 {
+        let beyond_max_delay = gap as i64 > ms_to_samples(self.config.max_delay_ms);
+        if (follows_played && gap > u64::from(self.last_samples) * 2) || beyond_max_delay {
             // Sequence numbers run on but the timestamp jumped: the sender stopped sending
-            // (voice activation or DTX), so this is a new talk spurt, not a loss.
-            self.playout = None;
+            // (voice activation or DTX), so this is a new talk spurt, not a loss. A hole
+            // longer than the largest delay is not worth concealing either.
+            self.stop();
             return self.start(now);
         }
         let samples = gap.min(u64::from(self.last_samples)) as u32;
@@ -299,6 +321,12 @@ impl JitterBuffer {
         self.playout = Some(playout + u64::from(samples));
         self.stats.lost += 1;
         Next::Lost { samples, fec }
+    }
+
+    /// Ends the talk spurt; the next packet starts a new one after the target delay.
+    fn stop(&mut self) {
+        self.played_until = self.playout.take();
+        self.stretch_run = 0;
     }
 
     fn start(&mut self, now: i64) -> Next {
@@ -321,7 +349,7 @@ impl JitterBuffer {
     fn play(&mut self, ts: u64, packet: Stored) -> Next {
         self.stretch_run = 0;
         self.last_samples = packet.samples;
-        self.remember_played(packet.seq);
+        self.remember_played(packet.seq, ts);
         let mut playout = ts + u64::from(packet.samples);
         self.playout = Some(playout);
 
@@ -334,7 +362,7 @@ impl JitterBuffer {
             {
                 playout += u64::from(dropped.samples);
                 self.playout = Some(playout);
-                self.remember_played(dropped.seq);
+                self.remember_played(dropped.seq, playout - u64::from(dropped.samples));
                 self.stats.dropped += 1;
             }
             self.pops_in_window = 0;
@@ -346,12 +374,12 @@ impl JitterBuffer {
         }
     }
 
-    fn remember_played(&mut self, seq: u64) {
+    fn remember_played(&mut self, seq: u64, ts: u64) {
         self.last_played_seq = Some(seq);
         if self.recent_played.len() == RECENT_PLAYED {
             self.recent_played.pop_front();
         }
-        self.recent_played.push_back(seq);
+        self.recent_played.push_back((seq, ts));
     }
 
     /// Samples buffered ahead of the playout point.
@@ -428,5 +456,72 @@ mod tests {
             InsertOutcome::Duplicate
         );
         assert_eq!(jb.next(ms(101)), Next::Stretch { samples: 960 });
+    }
+
+    #[test]
+    fn spurts_restart_after_silence_and_stale_packets_stay_late() {
+        let config = JitterConfig {
+            start_delay_ms: 20,
+            max_stretch_frames: 2,
+            ..JitterConfig::default()
+        };
+        let mut jb = JitterBuffer::new(config);
+        jb.insert(0, 0, vec![0], 960, ms(0));
+        jb.insert(2, 1920, vec![2], 960, ms(1));
+        assert!(matches!(jb.next(ms(20)), Next::Packet { .. }));
+        assert!(matches!(jb.next(ms(40)), Next::Lost { .. }));
+        assert!(matches!(jb.next(ms(60)), Next::Packet { .. }));
+        assert!(matches!(jb.next(ms(80)), Next::Stretch { .. }));
+        assert!(matches!(jb.next(ms(100)), Next::Stretch { .. }));
+        assert_eq!(jb.next(ms(120)), Next::Idle);
+        // The spurt is over; its lost packet turning up now must not be played.
+        assert_eq!(
+            jb.insert(1, 960, vec![1], 960, ms(130)),
+            InsertOutcome::Late
+        );
+        // A new spurt a second later (voice activation: sequence runs on, timestamp jumps)
+        // starts after the target delay.
+        jb.insert(2, 48_960, vec![2], 960, ms(1000));
+        assert_eq!(jb.next(ms(1001)), Next::Idle);
+        assert_eq!(
+            jb.next(ms(1021)),
+            Next::Packet {
+                data: vec![2],
+                samples: 960
+            }
+        );
+    }
+
+    #[test]
+    fn a_long_hole_is_not_concealed_and_a_clock_restart_resets() {
+        let mut jb = JitterBuffer::new(JitterConfig {
+            start_delay_ms: 20,
+            ..JitterConfig::default()
+        });
+        jb.insert(0, 0, vec![0], 960, ms(0));
+        jb.insert(5, 960 * 100, vec![5], 960, ms(10));
+        assert!(matches!(jb.next(ms(20)), Next::Packet { .. }));
+        // Two seconds missing (and sequence numbers skipped): a new spurt, not 100 losses.
+        assert_eq!(
+            jb.next(ms(40)),
+            Next::Packet {
+                data: vec![5],
+                samples: 960
+            }
+        );
+        assert_eq!(jb.stats().lost, 0);
+        // The sender restarts with new random numbers, its timestamp now far behind: the
+        // buffer resets and plays the new stream instead of calling it late forever.
+        assert_eq!(
+            jb.insert(40_000, 3_000_000_000, vec![9], 960, ms(50)),
+            InsertOutcome::Accepted
+        );
+        assert_eq!(
+            jb.next(ms(80)),
+            Next::Packet {
+                data: vec![9],
+                samples: 960
+            }
+        );
     }
 }
