@@ -448,6 +448,8 @@ pub struct PendingChat {
     pub reply_to: Option<MessageId>,
     /// An inline image.
     pub image: Option<Image>,
+    /// Sent on the current connection (and not dropped by a `rate_limit` since).
+    sent: bool,
 }
 
 impl PendingChat {
@@ -679,7 +681,9 @@ impl ClientCore {
             ServerMsg::Hello { server, rooms, password_required, limits, .. } => {
                 self.on_hello(now, server, rooms, password_required, limits)
             }
-            ServerMsg::Welcome { you, room, members, ice_servers } => self.on_welcome(you, room, members, ice_servers),
+            ServerMsg::Welcome { you, room, members, ice_servers } => {
+                self.on_welcome(now, you, room, members, ice_servers)
+            }
             ServerMsg::Ping { nonce } => self.send(ClientMsg::Pong { nonce }),
             ServerMsg::Pong { .. } => {}
             ServerMsg::MemberJoined { member } => {
@@ -728,6 +732,9 @@ impl ClientCore {
                 if src.as_deref() == Some("chat_send") {
                     // rate_limit carries no client_id, so every unacknowledged message is
                     // resent; the server stores each client_id once (protocol.md).
+                    for p in &mut self.pending {
+                        p.sent = false;
+                    }
                     self.resend_at = Some(now + retry_after_ms);
                 }
                 self.event(Event::RateLimited { retry_after_ms, src });
@@ -751,8 +758,11 @@ impl ClientCore {
         let joined = self.phase == Phase::Joined;
         let msg = match cmd {
             Command::SendChat { client_id, channel, text, reply_to, image } => {
-                let p = PendingChat { client_id, channel, text, reply_to, image };
-                if joined {
+                let mut p = PendingChat { client_id, channel, text, reply_to, image, sent: false };
+                // Behind a backlog still being paced out, a new message waits its turn so that
+                // messages keep their order.
+                if joined && self.pending.iter().all(|p| p.sent) {
+                    p.sent = true;
                     self.send(p.to_wire());
                 }
                 self.pending.push(p);
@@ -861,10 +871,7 @@ impl ClientCore {
         {
             self.resend_at = None;
             if self.phase == Phase::Joined {
-                let resends: Vec<_> = self.pending.iter().map(PendingChat::to_wire).collect();
-                for msg in resends {
-                    self.send(msg);
-                }
+                self.flush_pending(now);
             }
         }
     }
@@ -995,7 +1002,14 @@ impl ClientCore {
         let _ = now;
     }
 
-    fn on_welcome(&mut self, you: MemberId, room: RoomInfo, members: Vec<Member>, ice_servers: Vec<IceServer>) {
+    fn on_welcome(
+        &mut self,
+        now: Millis,
+        you: MemberId,
+        room: RoomInfo,
+        members: Vec<Member>,
+        ice_servers: Vec<IceServer>,
+    ) {
         if self.phase != Phase::Authenticating {
             return;
         }
@@ -1028,9 +1042,34 @@ impl ClientCore {
             self.voice_rejoining = rejoin;
             self.send(ClientMsg::VoiceJoin { channel });
         }
-        let resends: Vec<_> = self.pending.iter().map(PendingChat::to_wire).collect();
-        for msg in resends {
+        for p in &mut self.pending {
+            p.sent = false;
+        }
+        self.flush_pending(now);
+    }
+
+    /// Sends pending chat not yet sent on this connection, at most half a rate-limit burst
+    /// at a time: a long backlog resent at once would be dropped by the rate limiter, resent,
+    /// dropped again, and end in a disconnect for flooding.
+    fn flush_pending(&mut self, now: Millis) {
+        let (burst, per_sec) = self.limits.as_ref().map_or((40, 20), |l| (l.rate_burst, l.rate_per_sec));
+        let budget = (burst / 2).max(1) as usize;
+        let batch: Vec<ClientMsg> = self
+            .pending
+            .iter_mut()
+            .filter(|p| !p.sent)
+            .take(budget)
+            .map(|p| {
+                p.sent = true;
+                p.to_wire()
+            })
+            .collect();
+        for msg in batch {
             self.send(msg);
+        }
+        if self.pending.iter().any(|p| !p.sent) {
+            // The time the bucket needs to refill what this batch took.
+            self.resend_at = Some(now + budget as Millis * 1000 / Millis::from(per_sec.max(1)));
         }
     }
 

@@ -217,6 +217,7 @@ transcript!(reconnect_rejoins_voice_and_resends_unacknowledged_chat, "reconnect.
 transcript!(fatal_errors_end_the_client_and_transient_ones_retry, "fatal.txt");
 transcript!(heartbeat_pings_a_silent_server_and_drops_a_dead_one, "heartbeat.txt");
 transcript!(voice_signal_and_rate_limits, "voice.txt");
+transcript!(a_backlog_is_paced_to_the_rate_limit_and_keeps_its_order, "pacing.txt");
 
 #[test]
 fn client_ids_are_unique_and_prefixed() {
