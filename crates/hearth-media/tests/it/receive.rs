@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use hearth_media::analysis::{rms, tone_ratio};
+use hearth_media::analysis::{find_delay, rms, tone_ratio};
 use hearth_media::{
-    AudioSource, CaptureConfig, CapturePipeline, EncodedFrame, JitterBuffer, JitterConfig, Mixer,
-    Next, PeerReceiver, Sine,
+    AudioSource, CaptureConfig, CapturePipeline, ClickTrain, EncodedFrame, JitterBuffer,
+    JitterConfig, Mixer, Next, PeerReceiver, Sine, TransmitMode,
 };
 use proptest::prelude::*;
 
@@ -332,4 +332,38 @@ proptest! {
             prop_assert!(out.iter().all(|x| x.is_finite() && x.abs() <= 1.0001));
         }
     }
+}
+
+/// A click train through the whole path (capture pipeline, Opus, network, jitter buffer,
+/// decoder) comes out delayed by exactly the jitter buffer's start delay plus Opus's
+/// look-ahead: the latency measurement other crates' tests rely on works through the codec.
+#[test]
+fn click_train_delay_through_codec_and_jitter_buffer() {
+    let config = CaptureConfig {
+        noise_suppression: false,
+        mode: TransmitMode::PushToTalk,
+        ..CaptureConfig::default()
+    };
+    let mut pipeline = CapturePipeline::new(config).unwrap();
+    pipeline.set_push_to_talk(true);
+    let mut reference = vec![0.0; 96_000];
+    ClickTrain::new(48_000, 9600, 0.8)
+        .read(&mut reference)
+        .unwrap();
+    let packets: Vec<EncodedFrame> = reference
+        .chunks(960)
+        .filter_map(|frame| pipeline.process(frame).unwrap().packet)
+        .collect();
+    assert_eq!(packets.len(), 100, "push-to-talk sends every frame");
+    let arrivals = network(&packets, |_| 0, |_| true);
+    let mut receiver = PeerReceiver::new(steady()).unwrap();
+    let out = play(&mut receiver, &arrivals, 2200);
+
+    // Packet 0 is pushed at 10 ms and starts playing 40 ms later, at output sample 2400;
+    // the Opus encoder adds 6.5 ms (312 samples) of look-ahead.
+    let delay = find_delay(&reference[..48_000], &out, 9600).expect("clicks came through");
+    assert!(
+        (delay as i64 - (2400 + 312)).abs() <= 48,
+        "delay {delay} samples"
+    );
 }
