@@ -106,3 +106,35 @@ async fn clients_survive_a_server_restart_without_losing_or_repeating_chat() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_comes_back_into_the_room_and_voice() {
+    let server = TestServer::start(hearth_server::Config::default()).await;
+    let relay = crate::support::Relay::start(server.addr).await;
+    let client = hearth_client::Client::connect(&relay.url, crate::support::options("alice")).await.unwrap();
+    let mut alice = crate::support::Member { client, seen: Vec::new(), id: 0 };
+    alice.expect("joined", |e| matches!(e, Event::Joined { .. }).then_some(())).await;
+    let mut bob = join(&server, "bob").await;
+    alice.client.send(Command::VoiceJoin { channel: "voice".into() }).await.unwrap();
+    alice.expect("in voice", |e| matches!(e, Event::VoiceJoined { rejoin: false, .. }).then_some(())).await;
+
+    relay.cut();
+    alice.expect("drop noticed", |e| matches!(e, Event::Disconnected { .. }).then_some(())).await;
+    alice.client.chat("general", "written during the drop").await.unwrap();
+    alice.expect("rejoined", |e| matches!(e, Event::Joined { rejoin: true, .. }).then_some(())).await;
+    alice.expect("voice again", |e| matches!(e, Event::VoiceJoined { rejoin: true, .. }).then_some(())).await;
+    bob.expect_message("written during the drop").await;
+    bob.client.chat("general", "glad you're back").await.unwrap();
+    alice.expect_message("glad you're back").await;
+    alice.drain_for(Duration::from_millis(200)).await;
+    bob.drain_for(Duration::from_millis(200)).await;
+    assert_eq!((alice.shown("written during the drop"), bob.shown("written during the drop")), (1, 1));
+    // Bob saw the old Alice leave and the new one arrive, and her voice channel again.
+    assert!(bob.seen.iter().any(|e| matches!(e, Event::MemberLeft { name: Some(n), .. } if n == "alice")));
+    let snap = bob.client.snapshot().await.unwrap();
+    assert!(snap.members.iter().any(|m| m.name == "alice" && m.voice_channel.as_deref() == Some("voice")));
+
+    alice.client.leave().await;
+    bob.client.leave().await;
+    server.stop().await;
+}

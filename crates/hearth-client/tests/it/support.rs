@@ -113,3 +113,47 @@ impl Member {
         self.seen.iter().filter(|e| matches!(e, Event::Message(m) if m.text == text)).count()
     }
 }
+
+/// A TCP relay in front of a server whose live connections a test can cut, as a network
+/// drop would, while the server itself keeps running.
+pub struct Relay {
+    pub url: String,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start(target: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/lobby", listener.local_addr().unwrap());
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let task = tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                links.spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    // Either side closing, or a cut, ends the link; dropping both sockets
+                    // without a close frame is what a pulled cable looks like to each end.
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { url, cut, task }
+    }
+
+    /// Drops every connection open now; later ones pass again.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
