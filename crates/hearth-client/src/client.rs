@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hearth_wire::{ErrorCode, Image, Member, MemberId, MessageId, RoomInfo, decode_server, encode_client};
+use hearth_wire::{Image, Member, MemberId, MessageId, RoomInfo, decode_server, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -148,7 +148,9 @@ pub struct Client {
 impl Client {
     /// Connects to `url` (`ws://` or `wss://`), enters the room and returns once joined. The
     /// events up to and including [`Event::Joined`] are still delivered by
-    /// [`Client::next_event`].
+    /// [`Client::next_event`]. A refused join or a failed first connection is
+    /// [`ClientError::Fatal`]; with `retry_first_connect` set, this waits until a server
+    /// answers.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
         Client::connect_until(url, options, std::future::pending()).await
     }
@@ -385,13 +387,5 @@ fn snapshot(core: &ClientCore) -> Snapshot {
         wanted_voice_channel: core.wanted_voice_channel().map(str::to_owned),
         pending: core.pending().to_vec(),
         conversations: core.conversations().clone(),
-    }
-}
-
-/// Why [`Client::connect`] failed, as the code the server gave, for callers that branch on it.
-pub fn fatal_code(err: &ClientError) -> Option<ErrorCode> {
-    match err {
-        ClientError::Fatal { code, .. } => *code,
-        _ => None,
     }
 }

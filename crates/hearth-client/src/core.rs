@@ -679,7 +679,7 @@ impl ClientCore {
         self.ping_sent = false;
         match msg {
             ServerMsg::Hello { server, rooms, password_required, limits, .. } => {
-                self.on_hello(now, server, rooms, password_required, limits)
+                self.on_hello(server, rooms, password_required, limits)
             }
             ServerMsg::Welcome { you, room, members, ice_servers } => {
                 self.on_welcome(now, you, room, members, ice_servers)
@@ -973,7 +973,6 @@ impl ClientCore {
 
     fn on_hello(
         &mut self,
-        now: Millis,
         server: ServerInfo,
         rooms: Vec<RoomSummary>,
         password_required: bool,
@@ -999,7 +998,6 @@ impl ClientCore {
             password: self.opts.password.clone(),
             token: self.opts.token.clone(),
         });
-        let _ = now;
     }
 
     fn on_welcome(
