@@ -1,0 +1,5 @@
+//! Voice sessions of real clients, through a real in-process server and WebRTC over
+//! loopback UDP, with synthetic audio in and recorded audio out.
+
+mod calls;
+mod support;

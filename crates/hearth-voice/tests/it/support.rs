@@ -1,0 +1,168 @@
+//! A server, and members that each run a client, a voice session with a tone source, and a
+//! recorder of what they hear.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hearth_client::core::{Command, Event};
+use hearth_client::{Client, ClientHandle, ClientOptions};
+use hearth_media::{AudioSink, CaptureConfig, MediaError, SAMPLE_RATE, Sine};
+use hearth_peer::PeerConfig;
+use hearth_voice::{AudioInput, AudioOutput, VoiceConfig, VoiceHandle, VoiceSession, VoiceStats};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// How long a test waits for any one thing.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct TestServer {
+    pub url: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), hearth_server::ServerError>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let listener = hearth_server::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(hearth_server::run(listener, hearth_server::Config::default(), async {
+            let _ = stopped.await;
+        }));
+        TestServer { url: format!("ws://{addr}/lobby"), stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(WAIT, self.task).await;
+    }
+}
+
+/// Everything a member heard, 48 kHz mono. The lock is held only by the session's own
+/// task and by the test between steps, never on an audio callback.
+#[derive(Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<f32>>>);
+
+impl Recording {
+    /// The last `ms` milliseconds heard.
+    pub fn last(&self, ms: u32) -> Vec<f32> {
+        let all = self.0.lock().unwrap();
+        let n = (SAMPLE_RATE / 1000 * ms) as usize;
+        all[all.len().saturating_sub(n)..].to_vec()
+    }
+}
+
+struct Recorder(Recording);
+
+impl AudioSink for Recorder {
+    fn sample_rate(&self) -> u32 {
+        SAMPLE_RATE
+    }
+
+    fn write(&mut self, samples: &[f32]) -> Result<(), MediaError> {
+        self.0.0.lock().unwrap().extend_from_slice(samples);
+        Ok(())
+    }
+}
+
+/// One person in the call.
+pub struct Member {
+    pub id: u64,
+    pub tone: f32,
+    pub client: ClientHandle,
+    pub voice: VoiceHandle,
+    pub heard: Recording,
+    /// Every client event, as the front end saw it.
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pump: JoinHandle<()>,
+    session: JoinHandle<()>,
+}
+
+pub fn voice_config() -> VoiceConfig {
+    let mut capture = CaptureConfig::default();
+    // A pure tone is not speech: RNNoise would (rightly) call it noise. The level gate
+    // decides voice activity instead.
+    capture.noise_suppression = false;
+    VoiceConfig { capture, peer: PeerConfig::loopback(), ..VoiceConfig::default() }
+}
+
+impl Member {
+    /// Joins the room as `name`, with a session that sends a `tone` Hz sine.
+    pub async fn join(server: &TestServer, name: &str, tone: f32) -> Member {
+        let mut client = Client::connect(&server.url, ClientOptions::new(Some("lobby".into()), name))
+            .await
+            .unwrap_or_else(|e| panic!("{name} connects: {e}"));
+        let heard = Recording::default();
+        let session = VoiceSession::spawn(
+            client.handle(),
+            voice_config(),
+            AudioInput::Source(Box::new(Sine::new(SAMPLE_RATE, tone, 0.3))),
+            AudioOutput::Sink(Box::new(Recorder(heard.clone()))),
+        )
+        .expect("voice session starts");
+        let (voice, handle) = (session.handle.clone(), client.handle());
+        let (tx, mut events) = mpsc::unbounded_channel();
+        // The front end's loop: every client event goes to the voice session and to the test.
+        let pump_voice = voice.clone();
+        let pump = tokio::spawn(async move {
+            while let Some(event) = client.next_event().await {
+                let _ = pump_voice.client_event(&event).await;
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let id = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(Event::Joined { you, .. }) = events.recv().await {
+                    return you;
+                }
+            }
+        })
+        .await
+        .expect("joined");
+        Member { id, tone, client: handle, voice, heard, events, pump, session: session.task }
+    }
+
+    pub async fn voice_join(&self) {
+        self.client.send(Command::VoiceJoin { channel: "voice".into() }).await.unwrap();
+    }
+
+    pub async fn stats(&self) -> VoiceStats {
+        self.voice.stats().await.unwrap()
+    }
+
+    /// Reads events until `pick` accepts one.
+    pub async fn expect<T>(&mut self, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let event = self.events.recv().await.expect("client still running");
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    pub async fn leave(self) {
+        let _ = self.voice.shutdown().await;
+        let _ = tokio::time::timeout(WAIT, self.session).await;
+        let _ = self.client.send(Command::Leave).await;
+        let _ = tokio::time::timeout(WAIT, self.pump).await;
+    }
+}
+
+/// Waits until `done` holds for the session's stats.
+pub async fn until(m: &Member, what: &str, mut done: impl FnMut(&VoiceStats) -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = m.stats().await;
+        if done(&stats) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
