@@ -5,6 +5,10 @@
 //! object per line on stdout, and sends each line read from stdin as a chat message. It
 //! leaves cleanly on Ctrl-C, after `--duration` seconds, or (without `--duration`) once
 //! stdin ends and everything sent was acknowledged.
+//!
+//! With `--voice CHANNEL` it also joins a voice channel through the shared voice session
+//! ([`hearth_voice::VoiceSession`]): it sends a tone (`--tone`), a WAV file (`--play`) or
+//! silence, and records what it hears to a WAV file (`--record`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -12,6 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use hearth_client::{Client, ClientOptions, CloseReason, Event};
+use hearth_media::{FrameDuration, SAMPLE_RATE, Silence, Sine, WavSink, WavSource};
+use hearth_voice::{AudioInput, AudioOutput, VoiceConfig, VoiceEvent, VoiceSession};
 use hearth_wire::ChannelKind;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -54,18 +60,21 @@ struct JoinArgs {
     /// Leave after this many seconds.
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
-    /// Join this voice channel (not yet available).
+    /// Join this voice channel. Without --tone or --play the bot sends silence.
     #[arg(long, value_name = "CHANNEL")]
     voice: Option<String>,
-    /// Play this WAV file into the voice channel (not yet available).
-    #[arg(long, value_name = "FILE")]
+    /// Play this WAV file (any rate, mono or stereo) into the voice channel, then silence.
+    #[arg(long, value_name = "FILE", requires = "voice", conflicts_with = "tone")]
     play: Option<std::path::PathBuf>,
-    /// Send a sine tone of this frequency into the voice channel (not yet available).
-    #[arg(long, value_name = "HZ")]
-    tone: Option<f64>,
-    /// Record what is heard in the voice channel to this WAV file (not yet available).
-    #[arg(long, value_name = "FILE")]
+    /// Send a sine tone of this frequency into the voice channel.
+    #[arg(long, value_name = "HZ", requires = "voice")]
+    tone: Option<f32>,
+    /// Record what is heard in the voice channel to this WAV file (48 kHz mono float).
+    #[arg(long, value_name = "FILE", requires = "voice")]
     record: Option<std::path::PathBuf>,
+    /// Opus frame length in milliseconds for --voice: 10 (lower latency) or 20.
+    #[arg(long, value_name = "MS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(10..=20))]
+    frame_ms: u32,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -95,9 +104,6 @@ fn room_from_url(url: &str) -> Option<String> {
 }
 
 async fn join(args: JoinArgs) -> anyhow::Result<()> {
-    if args.voice.is_some() || args.play.is_some() || args.tone.is_some() || args.record.is_some() {
-        bail!("voice is not yet available in hearth-cli (--voice, --play, --tone and --record are reserved for it)");
-    }
     let mut options = ClientOptions::new(args.room.clone().or_else(|| room_from_url(&args.url)), args.name.clone());
     options.core.password = args.password.clone();
     options.core.token = args.token.clone();
@@ -119,7 +125,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .with_context(|| format!("joining {} as {}", args.url, args.name))?;
     let handle = client.handle();
     let snapshot = handle.snapshot().await.context("reading the room")?;
-    let channel = match args.channel {
+    let channel = match args.channel.clone() {
         Some(c) => c,
         None => snapshot
             .room
@@ -127,6 +133,18 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
             .and_then(|r| r.channels.iter().find(|c| c.kind == ChannelKind::Text))
             .map(|c| c.id.clone())
             .context("the room has no text channel; name one with --channel")?,
+    };
+
+    let mut voice = match &args.voice {
+        Some(voice_channel) => {
+            let session = start_voice(&args, &handle)?;
+            handle
+                .send(hearth_client::Command::VoiceJoin { channel: voice_channel.clone() })
+                .await
+                .context("joining the voice channel")?;
+            Some(session)
+        }
+        None => None,
     };
 
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -153,6 +171,9 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
             event = client.next_event() => match event {
                 Some(event) => {
                     print_line(&event_json(&event))?;
+                    if let Some(v) = &voice {
+                        let _ = v.handle.client_event(&event).await;
+                    }
                     if let Event::Closed(CloseReason::Fatal { message, .. }) = &event {
                         fatal = Some(message.clone());
                     }
@@ -165,7 +186,14 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                 None => break,
             },
             () = sleep_until(flush_until) => break,
+            Some(event) = next_voice_event(&mut voice) => print_line(&voice_json(&event))?,
         }
+    }
+    // Stop the voice session first: it closes the peer connections and, by dropping its
+    // sink, finishes the --record file.
+    if let Some(v) = voice.take() {
+        let _ = v.handle.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), v.task).await;
     }
     // Leave, and still print what comes until the end (at least the `closed` event).
     let _ = handle.send(hearth_client::Command::Leave).await;
@@ -183,6 +211,49 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
         bail!("disconnected: {message}");
     }
     Ok(())
+}
+
+/// Opens the audio the flags ask for and starts the voice session.
+fn start_voice(args: &JoinArgs, client: &hearth_client::ClientHandle) -> anyhow::Result<VoiceSession> {
+    let input = match (&args.play, args.tone) {
+        (Some(path), _) => AudioInput::Source(Box::new(
+            WavSource::open(path).with_context(|| format!("opening {}", path.display()))?,
+        )),
+        (None, Some(hz)) => AudioInput::Source(Box::new(Sine::new(SAMPLE_RATE, hz, 0.3))),
+        (None, None) => AudioInput::Source(Box::new(Silence::new(SAMPLE_RATE))),
+    };
+    let output = match &args.record {
+        Some(path) => AudioOutput::Sink(Box::new(
+            WavSink::create(path, SAMPLE_RATE).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => AudioOutput::Discard,
+    };
+    let mut config = VoiceConfig::default();
+    config.capture.frame = match args.frame_ms {
+        10 => FrameDuration::Ms10,
+        20 => FrameDuration::Ms20,
+        other => bail!("--frame-ms must be 10 or 20, not {other}"),
+    };
+    // Tones and files are not speech; RNNoise would treat a tone as noise to remove.
+    config.capture.noise_suppression = false;
+    VoiceSession::spawn(client.clone(), config, input, output).context("starting voice")
+}
+
+async fn next_voice_event(voice: &mut Option<VoiceSession>) -> Option<VoiceEvent> {
+    match voice {
+        Some(v) => v.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn voice_json(e: &VoiceEvent) -> Value {
+    match e {
+        VoiceEvent::Speaking(speaking) => json!({"event": "voice_speaking", "speaking": speaking}),
+        VoiceEvent::PeerState { member, state } => {
+            json!({"event": "voice_peer", "member": member, "state": format!("{state:?}").to_lowercase()})
+        }
+        VoiceEvent::Device(what) => json!({"event": "voice_device", "message": what}),
+    }
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -116,10 +116,49 @@ async fn failing_run(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[tokio::test]
-async fn voice_flags_say_not_yet_available() {
-    let err = failing_run(&["join", "ws://127.0.0.1:9/lobby", "--name", "bot", "--voice", "voice", "--tone", "440"]).await;
-    assert!(err.contains("not yet available"), "{err}");
+/// Two bots in a voice channel: one sends a tone, the other records it to a WAV file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tone_bot_is_heard_and_recorded_by_another_bot() {
+    let (url, stop, server) = start_server().await;
+    let dir = std::env::temp_dir().join(format!("hearth-cli-voice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("heard.wav");
+    let run = |args: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_hearth-cli"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run hearth-cli")
+    };
+    let base = |name: &str, secs: &str| -> Vec<String> {
+        ["join", &url, "--name", name, "--voice", "voice", "--duration", secs].map(String::from).to_vec()
+    };
+    // The singer stays a second longer, so the recording's end is not its departure.
+    let singer =
+        run([base("singer", "5"), vec!["--tone".into(), "523".into(), "--frame-ms".into(), "10".into()]].concat());
+    let listener = run([base("listener", "4"), vec!["--record".into(), wav.display().to_string()]].concat());
+    let (sung, heard) = tokio::join!(singer.wait_with_output(), listener.wait_with_output());
+    let (sung, heard) = (sung.unwrap(), heard.unwrap());
+    assert!(sung.status.success(), "{}", String::from_utf8_lossy(&sung.stderr));
+    assert!(heard.status.success(), "{}", String::from_utf8_lossy(&heard.stderr));
+    let out = String::from_utf8_lossy(&sung.stdout);
+    assert!(out.lines().any(|l| l.contains(r#""event":"voice_joined""#)), "{out}");
+    assert!(out.lines().any(|l| l.contains(r#""event":"voice_speaking","speaking":true"#)), "{out}");
+
+    let recorded = hearth_media::WavSource::open(&wav).expect("a valid WAV file").samples().to_vec();
+    // The tone must fill the second half of the four seconds (the first includes connecting).
+    let rate = hearth_media::SAMPLE_RATE;
+    assert!(recorded.len() > 3 * rate as usize, "recorded {} samples", recorded.len());
+    let tail = &recorded[recorded.len() - rate as usize..];
+    let share = hearth_media::analysis::tone_ratio(tail, rate, 523.0);
+    // A pure tone puts half its energy in the positive-frequency bin (see `tone_ratio`).
+    assert!(share > 0.4, "the recording holds the 523 Hz tone: share {share}");
+    std::fs::remove_dir_all(&dir).ok();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
 
 #[tokio::test]
