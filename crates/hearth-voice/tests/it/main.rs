@@ -2,4 +2,5 @@
 //! loopback UDP, with synthetic audio in and recorded audio out.
 
 mod calls;
+mod reconnect;
 mod support;

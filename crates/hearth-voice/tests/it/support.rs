@@ -17,19 +17,25 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 pub struct TestServer {
     pub url: String,
+    pub addr: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), hearth_server::ServerError>>,
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let listener = hearth_server::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
+        TestServer::start_on("127.0.0.1:0".parse().unwrap(), hearth_server::Config::default()).await
+    }
+
+    /// Starts a server on `addr`, e.g. the port of one that just stopped.
+    pub async fn start_on(addr: std::net::SocketAddr, config: hearth_server::Config) -> TestServer {
+        let listener = hearth_server::bind(addr).expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(hearth_server::run(listener, hearth_server::Config::default(), async {
+        let task = tokio::spawn(hearth_server::run(listener, config, async {
             let _ = stopped.await;
         }));
-        TestServer { url: format!("ws://{addr}/lobby"), stop, task }
+        TestServer { url: format!("ws://{addr}/lobby"), addr, stop, task }
     }
 
     pub async fn stop(self) {
@@ -74,6 +80,8 @@ pub struct Member {
     pub heard: Recording,
     /// Every client event, as the front end saw it.
     pub events: mpsc::UnboundedReceiver<Event>,
+    /// Every event [`Member::expect`] has read, matching or not.
+    pub seen: Vec<Event>,
     pump: JoinHandle<()>,
     session: JoinHandle<()>,
 }
@@ -89,7 +97,10 @@ pub fn voice_config() -> VoiceConfig {
 impl Member {
     /// Joins the room as `name`, with a session that sends a `tone` Hz sine.
     pub async fn join(server: &TestServer, name: &str, tone: f32) -> Member {
-        let mut client = Client::connect(&server.url, ClientOptions::new(Some("lobby".into()), name))
+        let mut options = ClientOptions::new(Some("lobby".into()), name);
+        // Reconnect quickly, so a server restart costs a test well under a second.
+        options.core.backoff = hearth_client::Backoff { initial_ms: 50, max_ms: 400 };
+        let mut client = Client::connect(&server.url, options)
             .await
             .unwrap_or_else(|e| panic!("{name} connects: {e}"));
         let heard = Recording::default();
@@ -121,7 +132,7 @@ impl Member {
         })
         .await
         .expect("joined");
-        Member { id, tone, client: handle, voice, heard, events, pump, session: session.task }
+        Member { id, tone, client: handle, voice, heard, events, seen: Vec::new(), pump, session: session.task }
     }
 
     pub async fn voice_join(&self) {
@@ -134,10 +145,13 @@ impl Member {
 
     /// Reads events until `pick` accepts one.
     pub async fn expect<T>(&mut self, what: &str, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+        let (events, seen) = (&mut self.events, &mut self.seen);
         tokio::time::timeout(WAIT, async {
             loop {
-                let event = self.events.recv().await.expect("client still running");
-                if let Some(found) = pick(&event) {
+                let event = events.recv().await.expect("client still running");
+                let found = pick(&event);
+                seen.push(event);
+                if let Some(found) = found {
                     return found;
                 }
             }
