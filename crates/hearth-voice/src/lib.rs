@@ -25,6 +25,10 @@
 #![deny(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,9 +36,9 @@ use hearth_client::ClientHandle;
 use hearth_client::core::{Command, Event};
 use hearth_media::{
     AudioSink, AudioSource, CaptureConfig, CapturePipeline, CaptureStream, JitterConfig, MediaError,
-    Mixer, PlaybackStream, SAMPLE_RATE,
+    Mixer, PlaybackStream, ReceiverStats, SAMPLE_RATE,
 };
-use hearth_peer::{ConnectionState, Mesh, PeerConfig};
+use hearth_peer::{ConnectionState, Mesh, PeerConfig, Signal};
 use hearth_wire::{MemberId, SignalData};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -87,6 +91,42 @@ pub struct VoiceConfig {
     pub jitter: JitterConfig,
     /// WebRTC settings; the room's ICE servers are added to these.
     pub peer: PeerConfig,
+    /// Rewrites every signal (offer, answer, trickled candidate) before it is sent to another
+    /// member; `None` sends them as the mesh made them.
+    pub outgoing_signal: Option<SignalRewriter>,
+}
+
+/// The future a [`SignalRewriter`] returns.
+pub type RewriteFuture = Pin<Box<dyn Future<Output = Signal> + Send>>;
+
+/// A function through which a session passes each outgoing signal, for example to replace
+/// candidate addresses by those of a relay or a port mapping
+/// (`hearth_peer::relay::UdpRelay::rewrite_signal` in tests), or to strip candidates a
+/// privacy setting forbids. The session awaits it before sending the next signal, so the
+/// order of signals is kept.
+#[derive(Clone)]
+pub struct SignalRewriter(Arc<dyn Fn(Signal) -> RewriteFuture + Send + Sync>);
+
+impl SignalRewriter {
+    /// Wraps an async function from a signal to the signal to send instead.
+    pub fn new<F, Fut>(rewrite: F) -> SignalRewriter
+    where
+        F: Fn(Signal) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Signal> + Send + 'static,
+    {
+        SignalRewriter(Arc::new(move |signal| Box::pin(rewrite(signal))))
+    }
+
+    /// Runs the rewriter on one signal.
+    pub async fn rewrite(&self, signal: Signal) -> Signal {
+        (self.0)(signal).await
+    }
+}
+
+impl fmt::Debug for SignalRewriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignalRewriter(..)")
+    }
 }
 
 /// What a session reports to the front end.
@@ -120,6 +160,9 @@ pub struct VoiceStats {
     pub level_dbfs: f32,
     /// Our voice channel, as far as the session knows.
     pub channel: Option<String>,
+    /// Each peer's receive counters: jitter buffer, decoded, FEC-recovered and concealed
+    /// frames.
+    pub receivers: BTreeMap<MemberId, ReceiverStats>,
 }
 
 enum Control {
@@ -453,8 +496,15 @@ impl Session {
                 }
             }
             Control::Stats(reply) => {
+                let peers: Vec<MemberId> =
+                    self.mesh.as_ref().map(|(m, _)| m.members().collect()).unwrap_or_default();
+                let receivers = peers
+                    .iter()
+                    .filter_map(|id| Some((*id, self.mixer.peer_mut(id)?.stats())))
+                    .collect();
                 let _ = reply.send(VoiceStats {
-                    peers: self.mesh.as_ref().map(|(m, _)| m.members().collect()).unwrap_or_default(),
+                    peers,
+                    receivers,
                     packets_sent: self.packets_sent,
                     packets_received: self.packets_received,
                     speaking: self.pipeline.speaking(),
@@ -476,6 +526,10 @@ impl Session {
     async fn on_mesh_event(&mut self, event: hearth_peer::Event, now: Duration) {
         match event {
             hearth_peer::Event::Signal { member, signal } => {
+                let signal = match &self.config.outgoing_signal {
+                    Some(rewriter) => rewriter.rewrite(signal).await,
+                    None => signal,
+                };
                 let _ = self.client.send(Command::Signal { to: member, data: signal_out(signal) }).await;
             }
             hearth_peer::Event::Audio { member, packet } => {

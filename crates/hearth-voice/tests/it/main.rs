@@ -2,5 +2,7 @@
 //! loopback UDP, with synthetic audio in and recorded audio out.
 
 mod calls;
+mod device;
+mod impaired;
 mod reconnect;
 mod support;

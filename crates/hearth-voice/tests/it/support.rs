@@ -97,6 +97,18 @@ pub fn voice_config() -> VoiceConfig {
 impl Member {
     /// Joins the room as `name`, with a session that sends a `tone` Hz sine.
     pub async fn join(server: &TestServer, name: &str, tone: f32) -> Member {
+        Member::join_with(server, name, tone, voice_config(), None).await
+    }
+
+    /// Like [`Member::join`], with the session's settings, and its output instead of the
+    /// recorder in [`Member::heard`] when `output` is given.
+    pub async fn join_with(
+        server: &TestServer,
+        name: &str,
+        tone: f32,
+        config: VoiceConfig,
+        output: Option<AudioOutput>,
+    ) -> Member {
         let mut options = ClientOptions::new(Some("lobby".into()), name);
         // Reconnect quickly, so a server restart costs a test well under a second.
         options.core.backoff = hearth_client::Backoff { initial_ms: 50, max_ms: 400 };
@@ -106,9 +118,9 @@ impl Member {
         let heard = Recording::default();
         let session = VoiceSession::spawn(
             client.handle(),
-            voice_config(),
+            config,
             AudioInput::Source(Box::new(Sine::new(SAMPLE_RATE, tone, 0.3))),
-            AudioOutput::Sink(Box::new(Recorder(heard.clone()))),
+            output.unwrap_or_else(|| AudioOutput::Sink(Box::new(Recorder(heard.clone())))),
         )
         .expect("voice session starts");
         let (voice, handle) = (session.handle.clone(), client.handle());
