@@ -1,5 +1,6 @@
 //! Voice sessions of real clients, through a real in-process server and WebRTC over
-//! loopback UDP, with synthetic audio in and recorded audio out.
+//! loopback UDP: synthetic audio in, and recorded audio out or (in `device`) a real cpal
+//! playback device on a PulseAudio null sink.
 
 mod calls;
 mod device;
