@@ -19,7 +19,7 @@
 //!
 //! # Audio clock
 //! Synthetic sources and sinks (tones, WAV files, recorders) have no clock of their own, so
-//! the session paces them by the wall clock: every 5 ms it reads and plays as many samples
+//! the session paces them by the wall clock: every 10 ms it reads and plays as many samples
 //! as have become due since it started. Devices bring their own clock: capture is read as it
 //! arrives and playback is kept about two frames ahead of the device.
 #![deny(missing_docs)]
@@ -44,12 +44,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-/// Samples in 10 ms at 48 kHz: the block the mixer renders.
+/// Samples in 10 ms at 48 kHz: the session's tick.
 const TICK_SAMPLES: usize = (SAMPLE_RATE / 100) as usize;
-/// How often the session wakes to capture and play. Half a block: a sample waits on average
-/// a quarter block for its tick on each side instead of half a block, which is 5 ms of
-/// mouth-to-ear latency for a few hundred extra wake-ups a second.
-const TICK: Duration = Duration::from_millis(5);
 /// How far ahead of a playback device the session keeps its queue, in samples (20 ms).
 const DEVICE_LEAD: usize = 2 * TICK_SAMPLES;
 /// A synthetic source or sink never catches up more than this at once (after a stall).
@@ -282,9 +278,7 @@ impl VoiceSession {
         let output = match output {
             AudioOutput::Sink(sink) => Output::Paced { sink, due: 0 },
             AudioOutput::Device(name) => Output::Device(PlaybackStream::open(name.as_deref())?),
-            // Still mixed, at the pace of a real output, so the jitter buffers drain as they
-            // would for a listener.
-            AudioOutput::Discard => Output::Paced { sink: Box::new(NullSink), due: 0 },
+            AudioOutput::Discard => Output::Discard,
         };
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (events_tx, events) = mpsc::unbounded_channel();
@@ -325,19 +319,7 @@ enum Input {
 enum Output {
     Paced { sink: Box<dyn AudioSink + Send>, due: u64 },
     Device(PlaybackStream),
-}
-
-/// The sink of [`AudioOutput::Discard`].
-struct NullSink;
-
-impl AudioSink for NullSink {
-    fn sample_rate(&self) -> u32 {
-        SAMPLE_RATE
-    }
-
-    fn write(&mut self, _samples: &[f32]) -> Result<(), MediaError> {
-        Ok(())
-    }
+    Discard,
 }
 
 /// The session task's state; only the task touches it.
@@ -371,7 +353,7 @@ struct Session {
 impl Session {
     async fn run(mut self, mut control: mpsc::Receiver<Control>) {
         let start = Instant::now();
-        let mut tick = tokio::time::interval(TICK);
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -646,6 +628,10 @@ impl Session {
                 while let Some(event) = stream.poll_event() {
                     let _ = self.events.send(VoiceEvent::Device(format!("{event:?}")));
                 }
+            }
+            Output::Discard => {
+                // Keep the jitter buffers draining so they do not grow without bound.
+                self.mixer.mix(&mut self.mix, now);
             }
         }
     }
