@@ -100,6 +100,14 @@ impl Mesh {
         }
     }
 
+    /// Like [`Mesh::send_audio`], for a packet whose first sample is sample number
+    /// `timestamp` of the capture; see [`Peer::send_audio_at`].
+    pub fn send_audio_at(&self, payload: Bytes, timestamp: u32, duration: Duration) {
+        for peer in self.peers.values() {
+            peer.send_audio_at(payload.clone(), timestamp, duration);
+        }
+    }
+
     /// Closes every peer and waits for all their tasks.
     pub async fn close(mut self) {
         for (member, peer) in self.peers.drain() {

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::media::Sample;
 use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -54,7 +53,7 @@ const READER_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Peer {
     member: MemberId,
     control: mpsc::UnboundedSender<Control>,
-    audio: mpsc::Sender<(Bytes, Duration)>,
+    audio: mpsc::Sender<AudioOut>,
     task: JoinHandle<()>,
 }
 
@@ -132,7 +131,20 @@ impl Peer {
     /// connection is up, or while the queue is full, are dropped: audio is only worth sending
     /// on time.
     pub fn send_audio(&self, payload: Bytes, duration: Duration) {
-        if self.audio.try_send((payload, duration)).is_err() {
+        self.queue_audio(AudioOut { payload, duration, timestamp: None });
+    }
+
+    /// Like [`Peer::send_audio`], for a packet whose first sample is sample number
+    /// `timestamp` of the sender's capture (48 kHz). Frames the sender did not send (silence
+    /// under voice activation or DTX) still advance the RTP timestamp, so the receiver's
+    /// jitter buffer does not take the first packet after a pause for one that is late by the
+    /// whole pause; that packet also carries the marker bit of a new talk spurt (RFC 7587).
+    pub fn send_audio_at(&self, payload: Bytes, timestamp: u32, duration: Duration) {
+        self.queue_audio(AudioOut { payload, duration, timestamp: Some(timestamp) });
+    }
+
+    fn queue_audio(&self, packet: AudioOut) {
+        if self.audio.try_send(packet).is_err() {
             debug!(
                 member = self.member,
                 "audio packet dropped (peer busy or closed)"
@@ -157,6 +169,8 @@ struct Conn {
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
+    /// Numbering of the packets sent on this connection.
+    rtp: RtpNumbering,
     /// The negotiated payload type, read once the connection is up.
     payload_type: Option<u8>,
     connected: bool,
@@ -189,7 +203,7 @@ impl Actor {
     async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
-        mut audio: mpsc::Receiver<(Bytes, Duration)>,
+        mut audio: mpsc::Receiver<AudioOut>,
         mut internal: mpsc::UnboundedReceiver<(u64, Internal)>,
     ) {
         loop {
@@ -218,7 +232,7 @@ impl Actor {
                     info!(member = self.member, "ICE restart did not reconnect; starting a fresh connection");
                     self.fresh_connection().await;
                 }
-                Some((payload, duration)) = audio.recv() => self.send_audio(payload, duration).await,
+                Some(packet) = audio.recv() => self.send_audio(packet).await,
             }
         }
         self.teardown().await;
@@ -583,22 +597,30 @@ impl Actor {
         .await;
     }
 
-    async fn send_audio(&mut self, payload: Bytes, duration: Duration) {
-        let Some(conn) = &self.conn else { return };
+    async fn send_audio(&mut self, packet: AudioOut) {
+        let Some(conn) = &mut self.conn else { return };
         let Some(pt) = conn.payload_type.filter(|_| conn.connected) else {
             return;
         };
-        let sample = Sample {
-            data: payload,
-            duration,
-            ..Sample::new(Instant::now())
+        let samples = (packet.duration.as_micros() * u128::from(OPUS_CLOCK_RATE) / 1_000_000) as u32;
+        let rtp = &mut conn.rtp;
+        let at = packet.timestamp.unwrap_or(rtp.next);
+        // The first packet, and the first after frames that were not sent, start a talk spurt.
+        let marker = !rtp.started || at != rtp.next;
+        let header = rtc::rtp::header::Header {
+            version: 2,
+            marker,
+            payload_type: pt,
+            sequence_number: rtp.sequence,
+            timestamp: rtp.base.wrapping_add(at),
+            ssrc: conn.ssrc,
+            ..Default::default()
         };
-        if let Err(e) = conn
-            .track
-            .sample_writer(conn.ssrc, pt)
-            .write_sample(&sample)
-            .await
-        {
+        rtp.sequence = rtp.sequence.wrapping_add(1);
+        rtp.next = at.wrapping_add(samples);
+        rtp.started = true;
+        let rtp_packet = rtc::rtp::packet::Packet { header, payload: packet.payload };
+        if let Err(e) = conn.track.write_rtp(rtp_packet).await {
             self.send_errors += 1;
             // One line per burst is enough to see the problem without flooding the log.
             if self.send_errors.is_power_of_two() {
@@ -839,7 +861,30 @@ async fn build_conn(
         track,
         sender,
         ssrc,
+        rtp: RtpNumbering { sequence: random_ssrc() as u16, base: random_ssrc(), next: 0, started: false },
         payload_type: None,
         connected: false,
     })
 }
+
+/// One audio packet queued for the peer task.
+struct AudioOut {
+    payload: Bytes,
+    duration: Duration,
+    /// The sender's sample number of the packet's first sample; `None` continues from the
+    /// previous packet.
+    timestamp: Option<u32>,
+}
+
+/// RTP sequence numbers and timestamps of one connection's audio. Both start at random
+/// values (RFC 3550 §5.1); the timestamp is `base` plus the sender's sample number.
+struct RtpNumbering {
+    sequence: u16,
+    base: u32,
+    /// The sample number the next packet starts at if nothing was skipped.
+    next: u32,
+    started: bool,
+}
+
+/// Opus's RTP clock rate, whatever the audio's real rate (RFC 7587 §4.1).
+const OPUS_CLOCK_RATE: u32 = 48_000;

@@ -598,7 +598,9 @@ impl Session {
             }
             if let (Some(packet), Some((mesh, _))) = (out.packet, &self.mesh) {
                 let duration = Duration::from_micros(u64::from(packet.samples) * 1_000_000 / u64::from(SAMPLE_RATE));
-                mesh.send_audio(Bytes::from(packet.data), duration);
+                // The pipeline numbers every frame, sent or not, so the RTP timestamp jumps
+                // over silence and the receiver does not mistake a pause for lateness.
+                mesh.send_audio_at(Bytes::from(packet.data), packet.timestamp, duration);
                 self.packets_sent += 1;
             }
         }
