@@ -5,5 +5,6 @@
 mod calls;
 mod device;
 mod impaired;
+mod pause;
 mod reconnect;
 mod support;

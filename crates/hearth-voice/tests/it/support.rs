@@ -50,6 +50,17 @@ impl TestServer {
 pub struct Recording(Arc<Mutex<Vec<f32>>>);
 
 impl Recording {
+    /// Samples heard so far.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Everything heard from sample `from` on.
+    pub fn since(&self, from: usize) -> Vec<f32> {
+        let all = self.0.lock().unwrap();
+        all[from.min(all.len())..].to_vec()
+    }
+
     /// The last `ms` milliseconds heard.
     pub fn last(&self, ms: u32) -> Vec<f32> {
         let all = self.0.lock().unwrap();
