@@ -17,6 +17,8 @@
 //!   default device when one disappears.
 //! - [`analysis`]: Goertzel tone detection, RMS and click-train delay, for tests and
 //!   benchmarks here and in other crates.
+//! - [`pulse`]: a private PulseAudio daemon with null sinks, for device tests on machines
+//!   without a sound card.
 //!
 //! # Real-time invariant
 //!
@@ -76,6 +78,7 @@ pub mod analysis;
 pub mod capture;
 pub mod device;
 pub mod jitter;
+pub mod pulse;
 pub mod receive;
 pub mod source;
 

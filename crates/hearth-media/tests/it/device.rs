@@ -5,11 +5,11 @@
 //! unsafe code), so the test starts the daemon, then runs the device checks in a copy of
 //! this test binary whose environment points at it.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hearth_media::analysis::{find_delay, rms, tone_ratio};
+use hearth_media::pulse::PrivatePulse;
 use hearth_media::{
     AudioSource, CaptureStream, ClickTrain, DeviceDirection, DeviceEvent, PlaybackStream, Sine,
     list_devices,
@@ -17,69 +17,13 @@ use hearth_media::{
 
 const CHILD_ENV: &str = "HEARTH_MEDIA_PULSE_CHILD";
 
-/// A PulseAudio daemon in its own runtime directory, killed on drop (also when a test
-/// fails).
-struct Pulse {
-    dir: PathBuf,
-}
-
-impl Pulse {
-    fn start() -> Pulse {
-        let dir = std::env::temp_dir().join(format!("hearth-media-pulse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let status = Command::new("pulseaudio")
-            .args([
-                "--daemonize=yes",
-                "--exit-idle-time=-1",
-                "-n",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=vsink rate=48000",
-                // A device at another rate, so both resamplers of the shell are exercised.
-                "--load=module-null-sink sink_name=vsink44 rate=44100",
-            ])
-            .env("XDG_RUNTIME_DIR", &dir)
-            .status()
-            .expect(
-                "pulseaudio must be installed for the device test (cargo xtask test installs it)",
-            );
-        assert!(status.success(), "pulseaudio did not start: {status}");
-        let pulse = Pulse { dir };
-        let socket = pulse.dir.join("pulse/native");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "pulseaudio made no socket at {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        pulse
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command.env("XDG_RUNTIME_DIR", &self.dir);
-        command
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.command("pulseaudio").arg("--kill").status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn tone_played_to_a_null_sink_is_captured_from_its_monitor() {
     if cfg!(not(target_os = "linux")) {
         return;
     }
-    let pulse = Pulse::start();
+    let pulse = PrivatePulse::start("hearth-media", &[("vsink", 48_000), ("vsink44", 44_100)])
+        .expect("pulseaudio starts (cargo xtask test installs it)");
     let exe = std::env::current_exe().unwrap();
     let output = pulse
         .command(exe.to_str().unwrap())

@@ -7,11 +7,10 @@
 //! unsafe code), so the test starts a private daemon and runs the call in a copy of this
 //! test binary whose environment points at it — the approach of hearth-media's device test.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hearth_media::analysis::{rms, tone_ratio};
+use hearth_media::pulse::PrivatePulse;
 use hearth_media::{CaptureStream, SAMPLE_RATE};
 use hearth_voice::AudioOutput;
 
@@ -26,61 +25,12 @@ const TONE_PRESENT: f32 = 0.4;
 /// How much of the monitor's capture is examined.
 const LISTEN: Duration = Duration::from_millis(1500);
 
-/// A PulseAudio daemon in its own runtime directory, killed on drop (also when the test
-/// fails).
-struct Pulse {
-    dir: PathBuf,
-}
-
-impl Pulse {
-    fn start() -> Pulse {
-        let dir = std::env::temp_dir().join(format!("hearth-voice-pulse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let status = Command::new("pulseaudio")
-            .args([
-                "--daemonize=yes",
-                "--exit-idle-time=-1",
-                "-n",
-                "--load=module-native-protocol-unix",
-                &format!("--load=module-null-sink sink_name={SINK} rate=48000"),
-            ])
-            .env("XDG_RUNTIME_DIR", &dir)
-            .status()
-            .expect("pulseaudio must be installed for the device test (cargo xtask test installs it)");
-        assert!(status.success(), "pulseaudio did not start: {status}");
-        let pulse = Pulse { dir };
-        let socket = pulse.dir.join("pulse/native");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "pulseaudio made no socket at {}", socket.display());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        pulse
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command.env("XDG_RUNTIME_DIR", &self.dir);
-        command
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.command("pulseaudio").arg("--kill").status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn a_call_plays_the_other_members_tone_on_a_real_device() {
     if cfg!(not(target_os = "linux")) {
         return;
     }
-    let pulse = Pulse::start();
+    let pulse = PrivatePulse::start("hearth-voice", &[(SINK, 48_000)]).expect("pulseaudio starts (cargo xtask test installs it)");
     let exe = std::env::current_exe().unwrap();
     let output = pulse
         .command(exe.to_str().unwrap())
