@@ -42,6 +42,10 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     SystemPackage { debian: "cmake", fedora: "cmake", arch: "cmake" },
     SystemPackage { debian: "libasound2-dev", fedora: "alsa-lib-devel", arch: "alsa-lib" },
     SystemPackage { debian: "pulseaudio", fedora: "pulseaudio", arch: "pulseaudio" },
+    // hearth-media's video: VP8 through the system libvpx; nokhwa's V4L2 bindings run bindgen,
+    // which needs libclang.
+    SystemPackage { debian: "libvpx-dev", fedora: "libvpx-devel", arch: "libvpx" },
+    SystemPackage { debian: "libclang-dev", fedora: "clang-devel", arch: "clang" },
     // A virtual display, so GUI tests run on machines without a screen (CI).
     SystemPackage { debian: "xvfb", fedora: "xorg-x11-server-Xvfb", arch: "xorg-server-xvfb" },
     SystemPackage { debian: "xauth", fedora: "xorg-x11-xauth", arch: "xorg-xauth" },
