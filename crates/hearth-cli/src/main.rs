@@ -297,7 +297,9 @@ fn event_json(e: &Event) -> Value {
         Event::RoomUpdated(room) => json!({"event": "room_updated", "room": room}),
         Event::VoiceJoined { channel, rejoin } => json!({"event": "voice_joined", "channel": channel, "rejoin": rejoin}),
         Event::VoiceLeft { channel } => json!({"event": "voice_left", "channel": channel}),
-        Event::Signal { from, data } => json!({"event": "signal", "from": from, "data": data}),
+        Event::Signal { from, data, camera } => {
+            json!({"event": "signal", "from": from, "data": data, "camera": camera})
+        }
         Event::CameraRing { watcher } => json!({"event": "camera_ring", "watcher": watcher}),
         Event::CameraOpened { member } => json!({"event": "camera_opened", "member": member}),
         Event::CameraClosed { member } => json!({"event": "camera_closed", "member": member}),

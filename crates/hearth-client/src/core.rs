@@ -192,6 +192,8 @@ pub enum Command {
         to: MemberId,
         /// The payload.
         data: SignalData,
+        /// `None` for the voice connection; for a camera connection, the camera's owner.
+        camera: Option<MemberId>,
     },
     /// Ask for the ICE server list again.
     RefreshIceServers,
@@ -319,6 +321,8 @@ pub enum Event {
         from: MemberId,
         /// The payload.
         data: SignalData,
+        /// `None` for the voice connection; for a camera connection, the camera's owner.
+        camera: Option<MemberId>,
     },
     /// A member opened our camera.
     CameraRing {
@@ -722,7 +726,7 @@ impl ClientCore {
             ServerMsg::CameraOpened { member } => self.event(Event::CameraOpened { member }),
             ServerMsg::CameraClosed { member } => self.event(Event::CameraClosed { member }),
             ServerMsg::Watchers { watchers } => self.event(Event::Watchers(watchers)),
-            ServerMsg::Signal { from, data } => self.event(Event::Signal { from, data }),
+            ServerMsg::Signal { from, data, camera } => self.event(Event::Signal { from, data, camera }),
             ServerMsg::IceServers { servers } => {
                 self.ice_servers = servers.clone();
                 self.event(Event::IceServers(servers));
@@ -808,7 +812,7 @@ impl ClientCore {
             Command::CameraBoot { member } => ClientMsg::CameraBoot { member },
             Command::Block { member } => ClientMsg::Block { member },
             Command::Unblock { member } => ClientMsg::Unblock { member },
-            Command::Signal { to, data } => ClientMsg::Signal { to, data },
+            Command::Signal { to, data, camera } => ClientMsg::Signal { to, data, camera },
             Command::RefreshIceServers => ClientMsg::IceServersGet {},
             Command::Raw(msg) => match msg {
                 ClientMsg::Auth { .. } | ClientMsg::Ping { .. } | ClientMsg::Pong { .. } => {

@@ -136,6 +136,8 @@ pub enum Command {
         to: ConnId,
         /// Payload.
         data: SignalPayload,
+        /// The camera owner for a camera connection; `None` for voice.
+        camera: Option<ConnId>,
     },
     /// ICE server list.
     IceServersGet,

@@ -765,9 +765,16 @@ impl<S: Store> RoomCore<S> {
                 Ok(())
             }
             Command::Block { member, blocked } => self.block(me, member, blocked),
-            Command::Signal { to, data } => {
+            Command::Signal { to, data, camera } => {
                 Self::not_self(me, to, "signal")?;
                 self.peer(me, to)?;
+                // A camera connection always carries the camera of one of its two ends.
+                if camera.is_some_and(|owner| owner != me && owner != to) {
+                    return Err((
+                        ErrorKind::Invalid,
+                        "camera must be the sender or the recipient of the signal".to_string(),
+                    ));
+                }
                 let (field, len, max) = match &data {
                     SignalPayload::Offer { sdp } | SignalPayload::Answer { sdp } => {
                         ("sdp", sdp.len(), MAX_SDP_BYTES)
@@ -780,7 +787,7 @@ impl<S: Store> RoomCore<S> {
                 if len > max {
                     return Err((ErrorKind::TooLarge, format!("{field} is longer than {max} bytes")));
                 }
-                self.send(to, Event::Signal { from: me, data });
+                self.send(to, Event::Signal { from: me, data, camera });
                 Ok(())
             }
             Command::IceServersGet => {

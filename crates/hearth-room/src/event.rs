@@ -102,6 +102,8 @@ pub enum Event {
         from: ConnId,
         /// Payload.
         data: SignalPayload,
+        /// The camera owner for a camera connection; `None` for voice.
+        camera: Option<ConnId>,
     },
     /// ICE servers.
     IceServers(Vec<IceServerDef>),

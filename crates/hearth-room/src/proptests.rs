@@ -65,7 +65,7 @@ fn command() -> impl Strategy<Value = Command> {
         member.clone().prop_map(|member| Command::CameraClose { member }),
         member.clone().prop_map(|member| Command::CameraBoot { member }),
         (member.clone(), any::<bool>()).prop_map(|(member, blocked)| Command::Block { member, blocked }),
-        (member.clone(), small_text()).prop_map(|(to, sdp)| Command::Signal { to, data: SignalPayload::Offer { sdp } }),
+        (member.clone(), small_text()).prop_map(|(to, sdp)| Command::Signal { to, data: SignalPayload::Offer { sdp }, camera: None }),
         Just(Command::IceServersGet),
         member.clone().prop_map(|member| Command::Kick { member, reason: None }),
         member.clone().prop_map(|member| Command::Ban { member, reason: Some("x".into()) }),

@@ -47,7 +47,7 @@ pub(crate) fn command(msg: wire::ClientMsg) -> Result<room::Command, Rejected> {
         M::CameraBoot { member } => C::CameraBoot { member },
         M::Block { member } => C::Block { member, blocked: true },
         M::Unblock { member } => C::Block { member, blocked: false },
-        M::Signal { to, data } => C::Signal { to, data: signal_in(data) },
+        M::Signal { to, data, camera } => C::Signal { to, data: signal_in(data), camera },
         M::IceServersGet {} => C::IceServersGet,
         M::Kick { member, reason } => C::Kick { member, reason },
         M::Ban { member, reason } => C::Ban { member, reason },
@@ -274,7 +274,7 @@ pub(crate) fn event(e: room::Event, limits: &wire::Limits) -> wire::ServerMsg {
         E::CameraOpened { member } => S::CameraOpened { member },
         E::CameraClosed { member } => S::CameraClosed { member },
         E::Watchers(watchers) => S::Watchers { watchers },
-        E::Signal { from, data } => S::Signal { from, data: signal_out(data) },
+        E::Signal { from, data, camera } => S::Signal { from, data: signal_out(data), camera },
         E::IceServers(servers) => S::IceServers { servers: ice_out(servers) },
         E::Error { code, message, src, client_id } => {
             S::Error { code: code_out(code), message, src, client_id }

@@ -409,7 +409,7 @@ impl Session {
                 }
             }
             Event::IceServers(servers) => self.ice_servers = servers.into_iter().map(ice_server).collect(),
-            Event::Signal { from, data } => {
+            Event::Signal { from, data, camera: None } => {
                 match &mut self.mesh {
                     Some((mesh, _)) if mesh.members().any(|m| m == from) => mesh.handle_signal(from, signal_in(data)),
                     // Signaling from someone not in our channel (a stale peer, a member
@@ -530,7 +530,7 @@ impl Session {
                     Some(rewriter) => rewriter.rewrite(signal).await,
                     None => signal,
                 };
-                let _ = self.client.send(Command::Signal { to: member, data: signal_out(signal) }).await;
+                let _ = self.client.send(Command::Signal { to: member, data: signal_out(signal), camera: None }).await;
             }
             hearth_peer::Event::Audio { member, packet } => {
                 self.packets_received += 1;

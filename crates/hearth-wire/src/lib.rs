@@ -183,6 +183,10 @@ pub enum ClientMsg {
         to: MemberId,
         /// The payload, relayed unchanged.
         data: SignalData,
+        /// Absent for the voice connection; for a camera connection, the member whose camera
+        /// it carries (the sender or the recipient).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        camera: Option<MemberId>,
     },
     /// Ask for the ICE server list again.
     IceServersGet {},
@@ -452,6 +456,10 @@ pub enum ServerMsg {
         from: MemberId,
         /// The payload as the sender gave it.
         data: SignalData,
+        /// Absent for the voice connection; for a camera connection, the member whose camera
+        /// it carries (the sender or the recipient).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        camera: Option<MemberId>,
     },
     /// The ICE server list.
     IceServers {

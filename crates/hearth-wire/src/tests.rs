@@ -450,6 +450,7 @@ fn signal_payload_kinds() {
     let offer = ServerMsg::Signal {
         from: 1,
         data: SignalData::Offer { sdp: "v=0".into() },
+        camera: None,
     };
     assert_eq!(
         json(&encode_server(&offer)),
@@ -458,10 +459,21 @@ fn signal_payload_kinds() {
     let bye = ClientMsg::Signal {
         to: 2,
         data: SignalData::Bye {},
+        camera: None,
     };
     assert_eq!(
         json(&encode_client(&bye)),
         serde_json::json!({"type": "signal", "to": 2, "data": {"kind": "bye"}})
+    );
+    // A camera connection's signals name the camera's owner.
+    let camera_offer = ServerMsg::Signal {
+        from: 1,
+        data: SignalData::Offer { sdp: "v=0".into() },
+        camera: Some(1),
+    };
+    assert_eq!(
+        json(&encode_server(&camera_offer)),
+        serde_json::json!({"type": "signal", "from": 1, "camera": 1, "data": {"kind": "offer", "sdp": "v=0"}})
     );
     // The end-of-candidates marker is an empty candidate with the optional fields absent.
     let end = r#"{"type":"signal","to":2,"data":{"kind":"candidate","candidate":""}}"#;
@@ -469,6 +481,7 @@ fn signal_payload_kinds() {
         decode_client(end),
         Ok(ClientMsg::Signal {
             to: 2,
+            camera: None,
             data: SignalData::Candidate {
                 candidate: String::new(),
                 sdp_mid: None,
@@ -976,7 +989,7 @@ fn client_msg() -> impl Strategy<Value = ClientMsg> {
         id().prop_map(|member| C::CameraBoot { member }),
         id().prop_map(|member| C::Block { member }),
         id().prop_map(|member| C::Unblock { member }),
-        (id(), signal_data()).prop_map(|(to, data)| C::Signal { to, data }),
+        (id(), signal_data(), option::of(id())).prop_map(|(to, data, camera)| C::Signal { to, data, camera }),
         Just(C::IceServersGet {}),
         (id(), option::of(text())).prop_map(|(member, reason)| C::Kick { member, reason }),
         (id(), option::of(text())).prop_map(|(member, reason)| C::Ban { member, reason }),
@@ -1047,7 +1060,8 @@ fn server_msg() -> impl Strategy<Value = ServerMsg> {
         id().prop_map(|member| S::CameraOpened { member }),
         id().prop_map(|member| S::CameraClosed { member }),
         vec(id(), 0..4).prop_map(|watchers| S::Watchers { watchers }),
-        (id(), signal_data()).prop_map(|(from, data)| S::Signal { from, data }),
+        (id(), signal_data(), option::of(id()))
+            .prop_map(|(from, data, camera)| S::Signal { from, data, camera }),
         vec(ice_server(), 0..3).prop_map(|servers| S::IceServers { servers }),
         (error_code(), text(), option::of(text()), option::of(text())).prop_map(
             |(code, message, src, client_id)| S::Error {

@@ -71,7 +71,7 @@ fn command(words: &[&str]) -> Command {
         "voice-leave" => Command::VoiceLeave,
         "voice-state" => Command::VoiceState { muted: words[1] == "true", deafened: words[2] == "true" },
         "speaking" => Command::Speaking { speaking: words[1] == "true" },
-        "signal-bye" => Command::Signal { to: words[1].parse().unwrap(), data: SignalData::Bye {} },
+        "signal-bye" => Command::Signal { to: words[1].parse().unwrap(), data: SignalData::Bye {}, camera: None },
         "leave" => Command::Leave,
         other => panic!("unknown command {other}"),
     }
@@ -121,7 +121,10 @@ fn describe(e: &Event) -> String {
         Event::Speaking { member, speaking } => format!("speaking {member} {speaking}"),
         Event::VoiceJoined { channel, rejoin } => format!("voice joined {channel} rejoin={rejoin}"),
         Event::VoiceLeft { channel } => format!("voice left {channel}"),
-        Event::Signal { from, data } => format!("signal from {from} {data:?}"),
+        Event::Signal { from, data, camera } => match camera {
+            None => format!("signal from {from} {data:?}"),
+            Some(owner) => format!("signal from {from} camera {owner} {data:?}"),
+        },
         Event::ServerError { code, src, .. } => format!("error {} {}", code.as_str(), src.as_deref().unwrap_or("-")),
         Event::RateLimited { retry_after_ms, src } => format!("rate limited {retry_after_ms} {}", src.as_deref().unwrap_or("-")),
         Event::NotSent { what } => format!("not sent {what}"),

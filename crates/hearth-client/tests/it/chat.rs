@@ -72,9 +72,9 @@ async fn three_clients_chat_edit_react_type_dm_and_signal() {
     let snap = alice.client.snapshot().await.unwrap();
     assert!(snap.members.iter().any(|m| m.id == bob_id && m.voice_channel.as_deref() == Some("voice")));
     assert!(!bob.client.snapshot().await.unwrap().conversations.contains_key("@alice"), "bob never saw the DM");
-    alice.client.send(Command::Signal { to: bob_id, data: SignalData::Offer { sdp: "v=0".into() } }).await.unwrap();
+    alice.client.send(Command::Signal { to: bob_id, data: SignalData::Offer { sdp: "v=0".into() }, camera: None }).await.unwrap();
     let from = bob.expect("signal", |e| match e {
-        Event::Signal { from, data: SignalData::Offer { sdp } } if sdp == "v=0" => Some(*from),
+        Event::Signal { from, data: SignalData::Offer { sdp }, camera: None } if sdp == "v=0" => Some(*from),
         _ => None,
     }).await;
     assert_eq!(from, alice.id);

@@ -228,6 +228,13 @@ fn apply_input(core: &mut RoomCore<MemoryStore>, now: Millis, line: &str) -> Res
                 "big-offer" => SignalPayload::Offer { sdp: "v".repeat(id(2)? as usize) },
                 _ => return Err("signal kind is offer, answer, candidate or bye".into()),
             },
+            camera: None,
+        },
+        // `camera-signal <to> <owner> <sdp>`: an offer on the camera connection of `owner`.
+        "camera-signal" => Command::Signal {
+            to: id(0)?,
+            data: SignalPayload::Offer { sdp: rest(2) },
+            camera: Some(id(1)?),
         },
         "ice" => Command::IceServersGet,
         "kick" => Command::Kick { member: id(0)?, reason: Some(rest(1)).filter(|s| !s.is_empty()) },
@@ -340,7 +347,10 @@ fn render(e: &Event) -> String {
         Event::CameraOpened { member } => format!("camera-opened {member}"),
         Event::CameraClosed { member } => format!("camera-closed {member}"),
         Event::Watchers(w) => format!("watchers {w:?}"),
-        Event::Signal { from, data } => format!("signal from={from} {data:?}"),
+        Event::Signal { from, data, camera: None } => format!("signal from={from} {data:?}"),
+        Event::Signal { from, data, camera: Some(owner) } => {
+            format!("signal from={from} camera={owner} {data:?}")
+        }
         Event::IceServers(s) => format!("ice-servers {}", s.len()),
         Event::Error { code, message, src, client_id } => {
             let mut s = format!("error {code:?} {message:?}");

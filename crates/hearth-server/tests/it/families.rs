@@ -240,19 +240,19 @@ async fn voice_speaking_mute_deafen_and_signaling_relay() {
     }).await;
 
     // Signaling goes to the addressee only, stamped with the sender.
-    alice.send(ClientMsg::Signal { to: bob.id, data: SignalData::Offer { sdp: "v=0 offer".into() } }).await;
+    alice.send(ClientMsg::Signal { to: bob.id, data: SignalData::Offer { sdp: "v=0 offer".into() }, camera: None }).await;
     assert_eq!(bob.expect("offer", |e| match e {
-        ServerMsg::Signal { from, data } => Some((*from, data.clone())),
+        ServerMsg::Signal { from, data, camera: None } => Some((*from, data.clone())),
         _ => None,
     }).await, (alice.id, SignalData::Offer { sdp: "v=0 offer".into() }));
-    bob.send(ClientMsg::Signal { to: alice.id, data: SignalData::Answer { sdp: "v=0 answer".into() } }).await;
+    bob.send(ClientMsg::Signal { to: alice.id, data: SignalData::Answer { sdp: "v=0 answer".into() }, camera: None }).await;
     let cand = SignalData::Candidate { candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0) };
-    bob.send(ClientMsg::Signal { to: alice.id, data: cand.clone() }).await;
+    bob.send(ClientMsg::Signal { to: alice.id, data: cand.clone(), camera: None }).await;
     assert!(matches!(alice.expect("answer", |e| match e { ServerMsg::Signal { data, .. } => Some(data.clone()), _ => None }).await, SignalData::Answer { .. }));
     assert_eq!(alice.expect("candidate", |e| match e { ServerMsg::Signal { data, .. } => Some(data.clone()), _ => None }).await, cand);
     let carol_saw = carol.sync().await;
     assert!(carol_saw.iter().all(|m| !matches!(m, ServerMsg::Signal { .. })));
-    alice.send(ClientMsg::Signal { to: 9999, data: SignalData::Bye {} }).await;
+    alice.send(ClientMsg::Signal { to: 9999, data: SignalData::Bye {}, camera: None }).await;
     assert_eq!(alice.expect("unknown peer", error_code).await, ErrorCode::NotFound);
     alice.send(ClientMsg::IceServersGet {}).await;
     assert!(matches!(alice.next().await, ServerMsg::IceServers { .. }));
