@@ -43,7 +43,7 @@ struct Args {
 
     /// Also measure latency and join time with the jitter buffer's minimum and start delay
     /// both set to this (a labelled variant; the product default is left alone). 0 skips it.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 0)]
     variant_delay_ms: u32,
 
     /// How the talker sends: `steady` holds push-to-talk over a quiet tone bed, so the
