@@ -24,11 +24,12 @@
 //! arrives and playback is kept about two frames ahead of the device.
 #![deny(missing_docs)]
 
+pub mod signaling;
+
+pub use signaling::{RewriteFuture, SignalRewriter};
+use signaling::{ice_server, signal_in, signal_out};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,8 +39,8 @@ use hearth_media::{
     AudioSink, AudioSource, CaptureConfig, CapturePipeline, CaptureStream, JitterConfig, MediaError,
     Mixer, PlaybackStream, ReceiverStats, SAMPLE_RATE,
 };
-use hearth_peer::{ConnectionState, Mesh, PeerConfig, Signal};
-use hearth_wire::{MemberId, SignalData};
+use hearth_peer::{ConnectionState, Mesh, PeerConfig};
+use hearth_wire::MemberId;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -94,39 +95,6 @@ pub struct VoiceConfig {
     /// Rewrites every signal (offer, answer, trickled candidate) before it is sent to another
     /// member; `None` sends them as the mesh made them.
     pub outgoing_signal: Option<SignalRewriter>,
-}
-
-/// The future a [`SignalRewriter`] returns.
-pub type RewriteFuture = Pin<Box<dyn Future<Output = Signal> + Send>>;
-
-/// A function through which a session passes each outgoing signal, for example to replace
-/// candidate addresses by those of a relay or a port mapping
-/// (`hearth_peer::relay::UdpRelay::rewrite_signal` in tests), or to strip candidates a
-/// privacy setting forbids. The session awaits it before sending the next signal, so the
-/// order of signals is kept.
-#[derive(Clone)]
-pub struct SignalRewriter(Arc<dyn Fn(Signal) -> RewriteFuture + Send + Sync>);
-
-impl SignalRewriter {
-    /// Wraps an async function from a signal to the signal to send instead.
-    pub fn new<F, Fut>(rewrite: F) -> SignalRewriter
-    where
-        F: Fn(Signal) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Signal> + Send + 'static,
-    {
-        SignalRewriter(Arc::new(move |signal| Box::pin(rewrite(signal))))
-    }
-
-    /// Runs the rewriter on one signal.
-    pub async fn rewrite(&self, signal: Signal) -> Signal {
-        (self.0)(signal).await
-    }
-}
-
-impl fmt::Debug for SignalRewriter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SignalRewriter(..)")
-    }
 }
 
 /// What a session reports to the front end.
@@ -643,35 +611,5 @@ async fn next_mesh_event(mesh: &mut Option<(Mesh, mpsc::Receiver<hearth_peer::Ev
     match mesh {
         Some((_, events)) => events.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-fn ice_server(s: hearth_wire::IceServer) -> hearth_peer::IceServer {
-    hearth_peer::IceServer {
-        urls: s.urls,
-        username: s.username.unwrap_or_default(),
-        credential: s.credential.unwrap_or_default(),
-    }
-}
-
-fn signal_in(data: SignalData) -> hearth_peer::Signal {
-    match data {
-        SignalData::Offer { sdp } => hearth_peer::Signal::Offer { sdp },
-        SignalData::Answer { sdp } => hearth_peer::Signal::Answer { sdp },
-        SignalData::Candidate { candidate, sdp_mid, sdp_mline_index } => {
-            hearth_peer::Signal::Candidate { candidate, sdp_mid, sdp_mline_index }
-        }
-        SignalData::Bye {} => hearth_peer::Signal::Bye,
-    }
-}
-
-fn signal_out(signal: hearth_peer::Signal) -> SignalData {
-    match signal {
-        hearth_peer::Signal::Offer { sdp } => SignalData::Offer { sdp },
-        hearth_peer::Signal::Answer { sdp } => SignalData::Answer { sdp },
-        hearth_peer::Signal::Candidate { candidate, sdp_mid, sdp_mline_index } => {
-            SignalData::Candidate { candidate, sdp_mid, sdp_mline_index }
-        }
-        hearth_peer::Signal::Bye => SignalData::Bye {},
     }
 }
