@@ -15,22 +15,35 @@
 //! * [`relay::UdpRelay`] is a loopback UDP relay that drops, delays and reorders datagrams,
 //!   for tests of media under loss and jitter (the kernel here has no `netem`).
 //!
+//! * [`CameraSend`] and [`CameraWatch`] carry camera video on connections of their own, one
+//!   per (broadcaster, watcher) pair, separate from the voice mesh: the broadcaster offers a
+//!   send-only VP8 track and the watcher answers receive-only, so only one side ever offers.
+//!   The sender packetizes each encoded frame once for all watchers; the watcher reassembles
+//!   frames, drops what a loss makes undecodable until the next keyframe, and asks for one.
+//!
 //! Every connection is closed explicitly ([`Peer::close`], [`Mesh::remove_member`],
-//! [`Mesh::close`]), and closing waits for the tasks the connection spawned.
+//! [`Mesh::close`], [`CameraSend::remove_watcher`], [`CameraWatch::close`] and the others),
+//! and closing waits for the tasks the connection spawned.
 
 #![deny(missing_docs)]
 
+mod camera;
 mod mesh;
 mod peer;
 pub mod relay;
+mod video;
+mod voice;
+mod vp8;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use camera::{CameraEvent, CameraSend, CameraWatch, ReceivedVideoFrame, VideoFrameOut};
 pub use mesh::Mesh;
-pub use peer::{Peer, live_connections};
+pub use peer::live_connections;
+pub use voice::Peer;
 
 /// The id of a room member, as the server assigns it.
 pub type MemberId = u64;
@@ -207,4 +220,7 @@ pub enum Error {
     /// The peer's task has ended.
     #[error("the peer is closed")]
     Closed,
+    /// A video frame without data was given to send.
+    #[error("empty video frame")]
+    EmptyFrame,
 }

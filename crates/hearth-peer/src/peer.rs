@@ -6,55 +6,266 @@
 //! be half-made when a remote offer arrives, so a collision is exactly "an offer arrives while
 //! we have a pending local offer".
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
 use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
-    register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-use crate::{AudioPacket, ConnectionState, Error, Event, MemberId, PeerConfig, Signal};
+use crate::{ConnectionState, Error, Event, MemberId, PeerConfig, Signal};
 
-/// The Opus payload type we offer. The answerer may choose another; the sender reads the
-/// negotiated one back before writing.
-const OPUS_PAYLOAD_TYPE: u8 = 111;
-/// Audio packets queued for one peer before new ones are dropped. Late audio is useless, so a
-/// peer whose task is stuck loses packets instead of growing a queue.
-const AUDIO_QUEUE: usize = 32;
 /// Remote candidates kept while no remote description is set. A real session has a handful;
 /// the cap only bounds what a misbehaving member can make us hold.
 const MAX_PENDING_CANDIDATES: usize = 64;
-/// Event queue slots that received audio never takes; they are kept for signaling and state.
-const CONTROL_RESERVE: usize = 64;
+/// Event queue slots that received media never takes; they are kept for signaling and state.
+pub(crate) const CONTROL_RESERVE: usize = 64;
 /// How long closing waits for the remote-track readers to see the end of their streams.
 const READER_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A handle to one peer connection's task.
-pub struct Peer {
+/// The events every kind of connection reports, built for the kind's own event type.
+pub(crate) trait PeerEvent: Send + 'static {
+    /// A signaling message to relay to `member`.
+    fn signal(member: MemberId, signal: Signal) -> Self;
+    /// The connection to `member` changed state.
+    fn state(member: MemberId, state: ConnectionState) -> Self;
+    /// The connection's task has ended.
+    fn closed(member: MemberId) -> Self;
+}
+
+impl PeerEvent for Event {
+    fn signal(member: MemberId, signal: Signal) -> Self {
+        Event::Signal { member, signal }
+    }
+    fn state(member: MemberId, state: ConnectionState) -> Self {
+        Event::State { member, state }
+    }
+    fn closed(member: MemberId) -> Self {
+        Event::Closed { member }
+    }
+}
+
+/// Which side of a connection may make offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Both sides may offer (voice). On crossed offers the polite side yields (perfect
+    /// negotiation); the two ends must disagree on `polite`.
+    Mutual {
+        /// Whether this side yields.
+        polite: bool,
+    },
+    /// Only this side offers (a camera's broadcaster). It also restarts ICE and replaces the
+    /// connection on failure; remote offers are refused.
+    Offerer,
+    /// Only the remote side offers (a camera's watcher); this side answers and never starts
+    /// anything, since the offerer repairs failures.
+    Answerer,
+}
+
+impl Role {
+    fn polite(self) -> bool {
+        match self {
+            Role::Mutual { polite } => polite,
+            Role::Offerer => false,
+            Role::Answerer => true,
+        }
+    }
+
+    fn offers(self) -> bool {
+        self != Role::Answerer
+    }
+
+    fn answers(self) -> bool {
+        self != Role::Offerer
+    }
+}
+
+/// What differs between the kinds of connection (voice, a camera's sending and receiving
+/// ends): codecs, tracks, what the handle queues for the task and what becomes of received
+/// media. Negotiation, trickle ICE, restarts and closing are the task's, the same for all.
+#[async_trait::async_trait]
+pub(crate) trait Media: Send + Sync + 'static {
+    /// The events this kind reports.
+    type Event: PeerEvent;
+    /// What the handle queues for the task (media to send, requests).
+    type Out: Send + 'static;
+    /// The media state of one connection (its tracks and RTP numbering); replaced with it.
+    type Conn: Send + Sync;
+    /// Whether closing tells the remote side with [`Signal::Bye`], so that it frees its end
+    /// at once instead of waiting for ICE to time out.
+    const BYE_ON_CLOSE: bool;
+
+    /// Registers the codec and returns the interceptors for a new connection.
+    fn configure(engine: &mut MediaEngine) -> Result<Registry, Error>;
+
+    /// Adds this kind's tracks to a new connection.
+    async fn attach(
+        &mut self,
+        member: MemberId,
+        pc: &dyn PeerConnection,
+        events: &mpsc::Sender<Self::Event>,
+        readers: &mut JoinSet<()>,
+    ) -> Result<Self::Conn, Error>;
+
+    /// The connection has just connected (again).
+    async fn connected(
+        &mut self,
+        member: MemberId,
+        conn: &mut Self::Conn,
+        events: &mpsc::Sender<Self::Event>,
+    );
+
+    /// The remote side's track arrived; its reader goes into `readers`.
+    fn remote_track(
+        &mut self,
+        member: MemberId,
+        conn: &mut Self::Conn,
+        track: Arc<dyn TrackRemote>,
+        events: &mpsc::Sender<Self::Event>,
+        readers: &mut JoinSet<()>,
+    );
+
+    /// Handles one item from the handle; `conn` is `None` while not connected.
+    async fn send(
+        &mut self,
+        member: MemberId,
+        conn: Option<&mut Self::Conn>,
+        out: Self::Out,
+        events: &mpsc::Sender<Self::Event>,
+    );
+}
+
+/// A handle to one connection's task, for any kind of media.
+pub(crate) struct Link<M: Media> {
     member: MemberId,
     control: mpsc::UnboundedSender<Control>,
-    audio: mpsc::Sender<AudioOut>,
+    out: mpsc::Sender<M::Out>,
     task: JoinHandle<()>,
+}
+
+/// Connections of one kind keyed by remote member: the shared core of [`crate::Mesh`],
+/// [`crate::CameraSend`] and [`crate::CameraWatch`]. A plain value owned by one task; every
+/// connection's events arrive on the one receiver returned by [`Group::new`].
+pub(crate) struct Group<M: Media> {
+    local: MemberId,
+    config: Arc<PeerConfig>,
+    links: HashMap<MemberId, Link<M>>,
+    events: mpsc::Sender<M::Event>,
+}
+
+impl<M: Media> Group<M> {
+    /// An empty group for local member `local`, with an event queue of `queue` events.
+    pub(crate) fn new(
+        local: MemberId,
+        config: PeerConfig,
+        queue: usize,
+    ) -> (Self, mpsc::Receiver<M::Event>) {
+        let (events, rx) = mpsc::channel(queue);
+        let group = Group {
+            local,
+            config: Arc::new(config),
+            links: HashMap::new(),
+            events,
+        };
+        (group, rx)
+    }
+
+    /// The local member's id.
+    pub(crate) fn local(&self) -> MemberId {
+        self.local
+    }
+
+    /// The remote members with a connection, in no particular order.
+    pub(crate) fn members(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.links.keys().copied()
+    }
+
+    /// Every connection, in no particular order.
+    pub(crate) fn links(&self) -> impl Iterator<Item = &Link<M>> + '_ {
+        self.links.values()
+    }
+
+    /// The sender of the group's events, for events that belong to no connection.
+    pub(crate) fn events(&self) -> &mpsc::Sender<M::Event> {
+        &self.events
+    }
+
+    /// Starts a connection to `member` and returns it, or `None` (doing nothing) for the
+    /// local member or a member already present. Must be called inside a tokio runtime.
+    pub(crate) fn add(
+        &mut self,
+        member: MemberId,
+        role: Role,
+        media: M,
+        queue: usize,
+    ) -> Option<&Link<M>> {
+        if member == self.local || self.links.contains_key(&member) {
+            debug!(member, "connection not added (self or already present)");
+            return None;
+        }
+        let link = Link::spawn(
+            member,
+            role,
+            media,
+            Arc::clone(&self.config),
+            self.events.clone(),
+            queue,
+        );
+        Some(self.links.entry(member).or_insert(link))
+    }
+
+    /// Closes the connection to `member` and waits for its tasks. Returns false when there
+    /// was none.
+    pub(crate) async fn remove(&mut self, member: MemberId) -> bool {
+        let Some(link) = self.links.remove(&member) else {
+            return false;
+        };
+        if let Err(e) = link.close().await {
+            warn!(member, "closing connection: {e}");
+        }
+        true
+    }
+
+    /// Hands a signaling message from `from` to its connection, or gives it back when there
+    /// is none.
+    pub(crate) fn route(&self, from: MemberId, signal: Signal) -> Result<(), Signal> {
+        match self.links.get(&from) {
+            Some(link) => {
+                link.handle_signal(signal);
+                Ok(())
+            }
+            None => Err(signal),
+        }
+    }
+
+    /// The connection to `member`, if any.
+    pub(crate) fn get(&self, member: MemberId) -> Option<&Link<M>> {
+        self.links.get(&member)
+    }
+
+    /// Closes every connection and waits for all their tasks.
+    pub(crate) async fn close(mut self) {
+        for (member, link) in self.links.drain() {
+            if let Err(e) = link.close().await {
+                warn!(member, "closing connection: {e}");
+            }
+        }
+    }
 }
 
 /// What the handle asks of the task.
@@ -72,22 +283,25 @@ enum Internal {
     Track(Arc<dyn TrackRemote>),
 }
 
-impl Peer {
-    /// Starts the task for a connection to `member`. `polite` decides which side yields when
-    /// offers cross; the two ends must disagree. Nothing is sent until [`Peer::connect`] is
-    /// called or an offer arrives. Must be called inside a tokio runtime.
-    pub fn spawn(
+impl<M: Media> Link<M> {
+    /// Starts the task for a connection to `member` with the given role and media. Nothing
+    /// is sent until [`Link::connect`] is called or an offer arrives. `queue` bounds what the
+    /// handle may queue for the task. Must be called inside a tokio runtime.
+    pub(crate) fn spawn(
         member: MemberId,
-        polite: bool,
+        role: Role,
+        media: M,
         config: Arc<PeerConfig>,
-        events: mpsc::Sender<Event>,
-    ) -> Peer {
+        events: mpsc::Sender<M::Event>,
+        queue: usize,
+    ) -> Self {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let (audio_tx, audio_rx) = mpsc::channel(AUDIO_QUEUE);
+        let (out_tx, out_rx) = mpsc::channel(queue);
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let actor = Actor {
             member,
-            polite,
+            role,
+            media,
             config,
             events,
             internal_tx,
@@ -98,63 +312,43 @@ impl Peer {
             restart_deadline: None,
             restarted: false,
             readers: JoinSet::new(),
-            send_errors: 0,
         };
-        let task = tokio::spawn(actor.run(control_rx, audio_rx, internal_rx));
-        Peer {
+        let task = tokio::spawn(actor.run(control_rx, out_rx, internal_rx));
+        Link {
             member,
             control: control_tx,
-            audio: audio_tx,
+            out: out_tx,
             task,
         }
     }
 
-    /// The remote member this peer connects to.
-    pub fn member(&self) -> MemberId {
+    /// The remote member this connection goes to.
+    pub(crate) fn member(&self) -> MemberId {
         self.member
     }
 
-    /// Makes an offer (the start of a connection). Safe to call on both ends at once.
-    pub fn connect(&self) {
+    /// Makes an offer (the start of a connection). Ignored by an answering role.
+    pub(crate) fn connect(&self) {
         let _ = self.control.send(Control::Connect);
     }
 
     /// Hands a signaling message from the remote member to the connection. Bad messages are
-    /// logged and dropped; they never end the peer.
-    pub fn handle_signal(&self, signal: Signal) {
+    /// logged and dropped; they never end the task.
+    pub(crate) fn handle_signal(&self, signal: Signal) {
         if self.control.send(Control::Signal(signal)).is_err() {
             debug!(member = self.member, "signal for a closed peer dropped");
         }
     }
 
-    /// Queues one encoded Opus packet lasting `duration` for sending. Packets given before the
-    /// connection is up, or while the queue is full, are dropped: audio is only worth sending
-    /// on time.
-    pub fn send_audio(&self, payload: Bytes, duration: Duration) {
-        self.queue_audio(AudioOut { payload, duration, timestamp: None });
-    }
-
-    /// Like [`Peer::send_audio`], for a packet whose first sample is sample number
-    /// `timestamp` of the sender's capture (48 kHz). Frames the sender did not send (silence
-    /// under voice activation or DTX) still advance the RTP timestamp, so the receiver's
-    /// jitter buffer does not take the first packet after a pause for one that is late by the
-    /// whole pause; that packet also carries the marker bit of a new talk spurt (RFC 7587).
-    pub fn send_audio_at(&self, payload: Bytes, timestamp: u32, duration: Duration) {
-        self.queue_audio(AudioOut { payload, duration, timestamp: Some(timestamp) });
-    }
-
-    fn queue_audio(&self, packet: AudioOut) {
-        if self.audio.try_send(packet).is_err() {
-            debug!(
-                member = self.member,
-                "audio packet dropped (peer busy or closed)"
-            );
-        }
+    /// Queues one item for the task; returns false (and drops it) when the queue is full or
+    /// the task has ended.
+    pub(crate) fn queue(&self, out: M::Out) -> bool {
+        self.out.try_send(out).is_ok()
     }
 
     /// Closes the connection and waits for its task, and every task it spawned, to end. The
-    /// last event the peer sends is [`Event::Closed`].
-    pub async fn close(self) -> Result<(), Error> {
+    /// last event the task sends is the kind's `Closed`.
+    pub(crate) async fn close(self) -> Result<(), Error> {
         let _ = self.control.send(Control::Close);
         self.task.await.map_err(|e| {
             warn!(member = self.member, "peer task ended abnormally: {e}");
@@ -164,25 +358,21 @@ impl Peer {
 }
 
 /// The live WebRTC connection of a peer. Replaced wholesale on a fresh reconnect.
-struct Conn {
+struct Conn<C> {
     pc: Box<dyn PeerConnection>,
-    track: Arc<TrackLocalStaticSample>,
-    sender: Arc<dyn RtpSender>,
-    ssrc: u32,
-    /// Numbering of the packets sent on this connection.
-    rtp: RtpNumbering,
-    /// The negotiated payload type, read once the connection is up.
-    payload_type: Option<u8>,
+    /// The kind's tracks and numbering on this connection.
+    media: C,
     connected: bool,
 }
 
-struct Actor {
+struct Actor<M: Media> {
     member: MemberId,
-    polite: bool,
+    role: Role,
+    media: M,
     config: Arc<PeerConfig>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<M::Event>,
     internal_tx: mpsc::UnboundedSender<(u64, Internal)>,
-    conn: Option<Conn>,
+    conn: Option<Conn<M::Conn>>,
     /// Counts connections built, so events of a replaced one can be told apart.
     generation: u64,
     /// Remote candidates that came before the remote description.
@@ -196,23 +386,23 @@ struct Actor {
     restarted: bool,
     /// Tasks reading remote tracks; they end when the connection closes its event streams.
     readers: JoinSet<()>,
-    send_errors: u64,
 }
 
-impl Actor {
+impl<M: Media> Actor<M> {
     async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
-        mut audio: mpsc::Receiver<AudioOut>,
+        mut out: mpsc::Receiver<M::Out>,
         mut internal: mpsc::UnboundedReceiver<(u64, Internal)>,
     ) {
         loop {
             let deadline = self.restart_deadline;
             tokio::select! {
-                // Control first: a close must not wait behind a queue of audio.
+                // Control first: a close must not wait behind a queue of media.
                 biased;
                 msg = control.recv() => match msg {
-                    Some(Control::Connect) => self.make_offer(false).await,
+                    Some(Control::Connect) if self.role.offers() => self.make_offer(false).await,
+                    Some(Control::Connect) => {}
                     Some(Control::Signal(signal)) => self.on_signal(signal).await,
                     // A dropped handle closes the peer too, so the task always ends.
                     Some(Control::Close) | None => break,
@@ -232,23 +422,25 @@ impl Actor {
                     info!(member = self.member, "ICE restart did not reconnect; starting a fresh connection");
                     self.fresh_connection().await;
                 }
-                Some(packet) = audio.recv() => self.send_audio(packet).await,
+                Some(item) = out.recv() => {
+                    let conn = self.conn.as_mut().filter(|c| c.connected).map(|c| &mut c.media);
+                    self.media.send(self.member, conn, item, &self.events).await;
+                }
             }
         }
+        let had_conn = self.conn.is_some();
         self.teardown().await;
-        // The owner may be waiting in `close` without draining events, so the last two are
-        // offered, not awaited; the audio reserve normally leaves room for them.
-        let _ = self.events.try_send(Event::State {
-            member: self.member,
-            state: ConnectionState::Closed,
-        });
-        if self
+        // The owner may be waiting in `close` without draining events, so the last ones are
+        // offered, not awaited; the media reserve normally leaves room for them.
+        if M::BYE_ON_CLOSE && had_conn {
+            let _ = self
+                .events
+                .try_send(M::Event::signal(self.member, Signal::Bye));
+        }
+        let _ = self
             .events
-            .try_send(Event::Closed {
-                member: self.member,
-            })
-            .is_err()
-        {
+            .try_send(M::Event::state(self.member, ConnectionState::Closed));
+        if self.events.try_send(M::Event::closed(self.member)).is_err() {
             debug!(
                 member = self.member,
                 "Closed event dropped (event queue full or gone)"
@@ -256,7 +448,7 @@ impl Actor {
         }
     }
 
-    async fn emit(&self, event: Event) {
+    async fn emit(&self, event: M::Event) {
         // The receiver is gone only when the owner is shutting down; nothing to report to.
         let _ = self.events.send(event).await;
     }
@@ -267,7 +459,17 @@ impl Actor {
             return true;
         }
         self.generation += 1;
-        match build_conn(&self.config, self.generation, self.internal_tx.clone()).await {
+        let built = build_conn(
+            &mut self.media,
+            self.member,
+            &self.config,
+            self.generation,
+            self.internal_tx.clone(),
+            &self.events,
+            &mut self.readers,
+        )
+        .await;
+        match built {
             Ok(conn) => {
                 self.conn = Some(conn);
                 true
@@ -335,10 +537,10 @@ impl Actor {
             );
             return;
         }
-        self.emit(Event::Signal {
-            member: self.member,
-            signal: Signal::Offer { sdp: offer.sdp },
-        })
+        self.emit(M::Event::signal(
+            self.member,
+            Signal::Offer { sdp: offer.sdp },
+        ))
         .await;
     }
 
@@ -362,16 +564,21 @@ impl Actor {
             Signal::Bye => {
                 info!(member = self.member, "remote hung up");
                 self.teardown().await;
-                self.emit(Event::State {
-                    member: self.member,
-                    state: ConnectionState::Closed,
-                })
-                .await;
+                self.emit(M::Event::state(self.member, ConnectionState::Closed))
+                    .await;
             }
         }
     }
 
     async fn on_offer(&mut self, sdp: String) {
+        if !self.role.answers() {
+            // Only this side offers on this connection; an offer is a confused or hostile peer.
+            warn!(
+                member = self.member,
+                "offer on a send-only connection refused"
+            );
+            return;
+        }
         let fingerprint = fingerprint(&sdp);
         let offer = match RTCSessionDescription::offer(sdp) {
             Ok(offer) => offer,
@@ -404,7 +611,7 @@ impl Actor {
         }
         let Some(conn) = &self.conn else { return };
         let collision = conn.pc.pending_local_description().await.is_some();
-        self.ignore_offer = !self.polite && collision;
+        self.ignore_offer = !self.role.polite() && collision;
         if self.ignore_offer {
             debug!(
                 member = self.member,
@@ -449,10 +656,10 @@ impl Actor {
             );
             return;
         }
-        self.emit(Event::Signal {
-            member: self.member,
-            signal: Signal::Answer { sdp: answer.sdp },
-        })
+        self.emit(M::Event::signal(
+            self.member,
+            Signal::Answer { sdp: answer.sdp },
+        ))
         .await;
     }
 
@@ -536,16 +743,18 @@ impl Actor {
                     sdp_mid: init.sdp_mid,
                     sdp_mline_index: init.sdp_mline_index,
                 };
-                self.emit(Event::Signal {
-                    member: self.member,
-                    signal,
-                })
-                .await;
+                self.emit(M::Event::signal(self.member, signal)).await;
             }
             Internal::Track(track) => {
-                let member = self.member;
-                let events = self.events.clone();
-                self.readers.spawn(read_track(member, track, events));
+                if let Some(conn) = &mut self.conn {
+                    self.media.remote_track(
+                        self.member,
+                        &mut conn.media,
+                        track,
+                        &self.events,
+                        &mut self.readers,
+                    );
+                }
             }
             Internal::State(state) => self.on_state(state).await,
         }
@@ -564,8 +773,10 @@ impl Actor {
         debug!(member = self.member, ?state, "connection state");
         if let Some(conn) = &mut self.conn {
             conn.connected = state == ConnectionState::Connected;
-            if conn.connected && conn.payload_type.is_none() {
-                conn.payload_type = negotiated_payload_type(&*conn.sender).await;
+            if conn.connected {
+                self.media
+                    .connected(self.member, &mut conn.media, &self.events)
+                    .await;
             }
         }
         match state {
@@ -573,6 +784,8 @@ impl Actor {
                 self.restarted = false;
                 self.restart_deadline = None;
             }
+            // The answering side waits: the offerer restarts ICE or replaces the connection.
+            ConnectionState::Failed if !self.role.offers() => {}
             ConnectionState::Failed if !self.restarted => {
                 info!(member = self.member, "connection failed; restarting ICE");
                 self.restarted = true;
@@ -590,50 +803,9 @@ impl Actor {
             }
             _ => {}
         }
-        self.emit(Event::State {
-            member: self.member,
-            state,
-        })
-        .await;
-    }
-
-    async fn send_audio(&mut self, packet: AudioOut) {
-        let Some(conn) = &mut self.conn else { return };
-        let Some(pt) = conn.payload_type.filter(|_| conn.connected) else {
-            return;
-        };
-        let samples = (packet.duration.as_micros() * u128::from(OPUS_CLOCK_RATE) / 1_000_000) as u32;
-        let rtp = &mut conn.rtp;
-        let at = packet.timestamp.unwrap_or(rtp.next);
-        // The first packet, and the first after frames that were not sent, start a talk spurt.
-        let marker = !rtp.started || at != rtp.next;
-        let header = rtc::rtp::header::Header {
-            version: 2,
-            marker,
-            payload_type: pt,
-            sequence_number: rtp.sequence,
-            timestamp: rtp.base.wrapping_add(at),
-            ssrc: conn.ssrc,
-            ..Default::default()
-        };
-        rtp.sequence = rtp.sequence.wrapping_add(1);
-        rtp.next = at.wrapping_add(samples);
-        rtp.started = true;
-        let rtp_packet = rtc::rtp::packet::Packet { header, payload: packet.payload };
-        if let Err(e) = conn.track.write_rtp(rtp_packet).await {
-            self.send_errors += 1;
-            // One line per burst is enough to see the problem without flooding the log.
-            if self.send_errors.is_power_of_two() {
-                warn!(
-                    member = self.member,
-                    errors = self.send_errors,
-                    "audio send failed: {e}"
-                );
-            }
-        }
+        self.emit(M::Event::state(self.member, state)).await;
     }
 }
-
 /// An error message cut to a loggable length: webrtc-rs quotes the offending input, which a
 /// remote member controls and may make arbitrarily long.
 fn brief(e: &impl std::fmt::Display) -> String {
@@ -650,7 +822,7 @@ fn brief(e: &impl std::fmt::Display) -> String {
     s
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
@@ -665,44 +837,14 @@ fn fingerprint(sdp: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn negotiated_payload_type(sender: &dyn RtpSender) -> Option<u8> {
+/// The payload type the remote accepted for `sender`'s codec, which may differ from the one
+/// we offered.
+pub(crate) async fn negotiated_payload_type(sender: &dyn RtpSender) -> Option<u8> {
     match sender.get_parameters().await {
         Ok(params) => params.rtp_parameters.codecs.first().map(|c| c.payload_type),
         Err(e) => {
             warn!("cannot read the negotiated payload type: {e}");
             None
-        }
-    }
-}
-
-/// Reads one remote track until its stream ends (the connection closed).
-async fn read_track(member: MemberId, track: Arc<dyn TrackRemote>, events: mpsc::Sender<Event>) {
-    let mut dropped: u64 = 0;
-    while let Some(ev) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
-            continue;
-        };
-        if pkt.payload.is_empty() {
-            // An RTP packet without payload carries no audio (padding or a probe).
-            debug!(member, "empty RTP packet ignored");
-            continue;
-        }
-        let packet = AudioPacket {
-            sequence_number: pkt.header.sequence_number,
-            timestamp: pkt.header.timestamp,
-            ssrc: pkt.header.ssrc,
-            payload: pkt.payload,
-        };
-        // Never block the reader on a slow consumer: old audio is worthless. Audio also leaves
-        // the last slots of the queue to signaling and state events, so a consumer that falls
-        // behind on audio never stalls a negotiation or a close.
-        if events.capacity() <= CONTROL_RESERVE
-            || events.try_send(Event::Audio { member, packet }).is_err()
-        {
-            dropped += 1;
-            if dropped.is_power_of_two() {
-                debug!(member, dropped, "received audio dropped (event queue full)");
-            }
         }
     }
 }
@@ -762,37 +904,50 @@ fn binding_requests(interval: Duration) -> u16 {
     (1400 / per).clamp(7, 200) as u16
 }
 
-fn random_ssrc() -> u32 {
+/// A local track description with one encoding: `codec` on synchronisation source `ssrc`.
+pub(crate) fn local_track(
+    kind: RtpCodecKind,
+    stream: &str,
+    label: &str,
+    codec: RTCRtpCodec,
+    ssrc: u32,
+) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        stream.to_owned(),
+        label.to_owned(),
+        label.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
+
+/// A random non-zero 32-bit value, for SSRCs and RTP sequence and timestamp bases.
+pub(crate) fn random_ssrc() -> u32 {
     // RandomState is seeded randomly per instance, which is all an SSRC needs.
     let mut h = RandomState::new().build_hasher();
     h.write_u64(0x5353_5243);
     (h.finish() as u32).max(1)
 }
 
-fn opus_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.to_owned(),
-        clock_rate: 48_000,
-        channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
-
-async fn build_conn(
+/// Builds a connection of kind `M` with its tracks attached.
+async fn build_conn<M: Media>(
+    media: &mut M,
+    member: MemberId,
     config: &PeerConfig,
     generation: u64,
     tx: mpsc::UnboundedSender<(u64, Internal)>,
-) -> Result<Conn, Error> {
-    let mut media = MediaEngine::default();
-    media.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: opus_codec(),
-            payload_type: OPUS_PAYLOAD_TYPE,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    events: &mpsc::Sender<M::Event>,
+    readers: &mut JoinSet<()>,
+) -> Result<Conn<M::Conn>, Error> {
+    let mut engine = MediaEngine::default();
+    let registry = M::configure(&mut engine)?;
     let ice_servers = config
         .ice_servers
         .iter()
@@ -822,7 +977,7 @@ async fn build_conn(
                 .with_ice_servers(ice_servers)
                 .build(),
         )
-        .with_media_engine(media)
+        .with_media_engine(engine)
         .with_setting_engine(settings)
         .with_interceptor_registry(registry)
         .with_handler(Arc::new(Handler::new(generation, tx)))
@@ -830,61 +985,15 @@ async fn build_conn(
         .build()
         .await?;
     let pc: Box<dyn PeerConnection> = Box::new(pc);
-    let ssrc = random_ssrc();
-    let track = MediaStreamTrack::new(
-        "hearth".to_owned(),
-        "audio".to_owned(),
-        "mic".to_owned(),
-        RtpCodecKind::Audio,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: opus_codec(),
-            ..Default::default()
-        }],
-    );
-    let track = Arc::new(TrackLocalStaticSample::new(Instant::now(), track)?);
-    let sender = match pc
-        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
-        .await
-    {
-        Ok(sender) => sender,
+    match media.attach(member, &*pc, events, readers).await {
+        Ok(media) => Ok(Conn {
+            pc,
+            media,
+            connected: false,
+        }),
         Err(e) => {
             let _ = pc.close().await;
-            return Err(e.into());
+            Err(e)
         }
-    };
-    Ok(Conn {
-        pc,
-        track,
-        sender,
-        ssrc,
-        rtp: RtpNumbering { sequence: random_ssrc() as u16, base: random_ssrc(), next: 0, started: false },
-        payload_type: None,
-        connected: false,
-    })
+    }
 }
-
-/// One audio packet queued for the peer task.
-struct AudioOut {
-    payload: Bytes,
-    duration: Duration,
-    /// The sender's sample number of the packet's first sample; `None` continues from the
-    /// previous packet.
-    timestamp: Option<u32>,
-}
-
-/// RTP sequence numbers and timestamps of one connection's audio. Both start at random
-/// values (RFC 3550 §5.1); the timestamp is `base` plus the sender's sample number.
-struct RtpNumbering {
-    sequence: u16,
-    base: u32,
-    /// The sample number the next packet starts at if nothing was skipped.
-    next: u32,
-    started: bool,
-}
-
-/// Opus's RTP clock rate, whatever the audio's real rate (RFC 7587 §4.1).
-const OPUS_CLOCK_RATE: u32 = 48_000;

@@ -2,6 +2,7 @@
 //! signaling passed between meshes in memory.
 
 mod bad_input;
+mod camera;
 mod impaired;
 mod leak;
 mod mesh;
