@@ -167,7 +167,9 @@ impl CameraSend {
     }
 
     /// Routes a signaling message from watcher `from` to its connection. Messages from
-    /// members not watching are logged and dropped.
+    /// members not watching are logged and dropped. A [`Signal::Bye`] (the watcher closed,
+    /// or refused the offer) closes the connection but leaves the watcher listed; to connect
+    /// it again, remove it and add it anew.
     pub fn handle_signal(&mut self, from: MemberId, signal: Signal) {
         if self.watchers.route(from, signal).is_err() {
             warn!(

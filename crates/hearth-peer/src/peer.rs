@@ -1,10 +1,15 @@
-//! One WebRTC connection to one remote member, owned by one task.
+//! One WebRTC connection to one remote member, owned by one task, for every kind of media.
 //!
-//! The [`Peer`] handle only holds channels into its task. The task owns the webrtc-rs
-//! `PeerConnection`, the local audio track and the tasks that read the remote track, and it
-//! runs perfect negotiation: because it handles one message at a time, a local offer can never
-//! be half-made when a remote offer arrives, so a collision is exactly "an offer arrives while
-//! we have a pending local offer".
+//! A [`Link`] handle only holds channels into its task. The task owns the webrtc-rs
+//! `PeerConnection`, its local tracks and the tasks that read the remote track, and it runs
+//! negotiation: because it handles one message at a time, a local offer can never be half-made
+//! when a remote offer arrives, so a collision is exactly "an offer arrives while we have a
+//! pending local offer". Trickle ICE, an ICE restart on failure, a fresh connection when that
+//! does not reconnect, and a close that waits for every spawned task are the same for all
+//! kinds; what differs (codec, tracks, what is sent and what becomes of received media) is the
+//! kind's [`Media`], and who may offer is its [`Role`]. [`Group`] keys links by member for
+//! the public types built on them ([`crate::Mesh`], [`crate::CameraSend`],
+//! [`crate::CameraWatch`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;

@@ -59,6 +59,8 @@ pub struct Watched {
 pub struct Watcher {
     pub keyframe_requests: usize,
     pub reports: usize,
+    /// The highest fraction lost a receiver report gave.
+    pub max_fraction_lost: f32,
     pub states: Vec<ConnectionState>,
     pub closed: bool,
     pub byes_received: usize,
@@ -189,8 +191,14 @@ impl CamNet {
                             node.watchers.entry(member).or_default().keyframe_requests += 1;
                             node.keyframe_wanted = true;
                         }
-                        CameraEvent::Report { member, .. } => {
-                            node.watchers.entry(member).or_default().reports += 1
+                        CameraEvent::Report {
+                            member,
+                            fraction_lost,
+                            ..
+                        } => {
+                            let w = node.watchers.entry(member).or_default();
+                            w.reports += 1;
+                            w.max_fraction_lost = w.max_fraction_lost.max(fraction_lost);
                         }
                         CameraEvent::Closed { member } => {
                             node.watchers.entry(member).or_default().closed = true
@@ -310,6 +318,17 @@ async fn frames_cross_whole_and_in_order_with_40_kb_keyframes() {
     assert_eq!(w.frames[0].3, 40_000);
     assert!(w.frames[1..].iter().all(|f| f.3 == 3_000));
     assert_eq!(w.states.last(), Some(&ConnectionState::Connected));
+    assert_eq!(net.watcher(1, 2).unwrap().max_fraction_lost, 0.0);
+    // The watcher's own request (a PLI) reaches the sender as a keyframe request.
+    let requests = net.watcher(1, 2).unwrap().keyframe_requests;
+    assert!(net.node(2).watch.request_keyframe(1));
+    assert!(!net.node(2).watch.request_keyframe(3), "not an open camera");
+    let ok = net
+        .pump_until(CONNECT, |n| {
+            n.watcher(1, 2).unwrap().keyframe_requests > requests
+        })
+        .await;
+    assert!(ok, "the PLI never arrived");
     net.close().await;
     assert_eq!(hearth_peer::live_connections(), 0);
 }
@@ -478,6 +497,8 @@ async fn loss_is_repaired_by_nack_and_beyond_it_by_a_keyframe() {
         })
         .await;
     assert!(ok, "no loss detected at 40 %: {:?}", net.watched(2, 1));
+    // A little longer, so that receiver reports cover the heavy loss.
+    net.pump_until(Duration::from_secs(2), |_| false).await;
     set(&net, 0.05);
     let after = net.frames(2, 1);
     let ok = net
@@ -491,6 +512,11 @@ async fn loss_is_repaired_by_nack_and_beyond_it_by_a_keyframe() {
         w.lost
     );
     assert!(net.watcher(1, 2).unwrap().keyframe_requests > requests0);
+    // Receiver reports count a packet as lost only until its retransmission arrives, so at
+    // 40 % loss they show some loss, but not 40 %.
+    let reported = net.watcher(1, 2).unwrap().max_fraction_lost;
+    eprintln!("highest fraction lost reported: {reported}");
+    assert!(reported > 0.0, "receiver reports show no loss");
     // Whatever was lost, what came out is whole and in order, and after every loss the
     // stream resumed on a keyframe.
     assert_in_order(w, false);
