@@ -88,7 +88,8 @@ fn register_vp8(engine: &mut MediaEngine) -> Result<Registry, Error> {
     Ok(register_default_interceptors(Registry::new(), engine)?)
 }
 
-/// Sends a keyframe request to the sender's owner, at most once per interval.
+/// Offers an event that may be lost (a frame, a report, a keyframe request) without waiting:
+/// returns false, dropping it, when the queue is nearly full.
 fn offer_event(events: &mpsc::Sender<CameraEvent>, event: CameraEvent) -> bool {
     // Media and reports leave the last slots to signaling and state, as voice does.
     events.capacity() > CONTROL_RESERVE && events.try_send(event).is_ok()

@@ -149,6 +149,10 @@ pub(crate) struct FrameAssembler {
     packets: BTreeMap<u64, Fragment>,
     /// Where the next frame starts; `None` while waiting for a keyframe.
     next: Option<u64>,
+    /// Everything up to here was delivered or given up; later copies are ignored.
+    consumed: Option<u64>,
+    /// A loss happened and no keyframe is in sight yet: ask for one.
+    keyframe_needed: bool,
     /// Since when a missing packet has held up the next frame.
     blocked_since: Option<Instant>,
     last_request: Option<Instant>,
@@ -177,6 +181,8 @@ impl FrameAssembler {
             highest: None,
             packets: BTreeMap::new(),
             next: None,
+            consumed: None,
+            keyframe_needed: false,
             blocked_since: None,
             last_request: None,
         }
@@ -188,18 +194,18 @@ impl FrameAssembler {
         if self.ssrc != Some(packet.ssrc) {
             // A new stream numbers its packets afresh; nothing buffered relates to it.
             if self.ssrc.is_some() {
-                self.lose(now, &mut out);
+                self.lose(&mut out);
             }
             self.ssrc = Some(packet.ssrc);
             self.highest = None;
             self.packets.clear();
-            self.next = None;
+            self.consumed = None;
         }
         let ext = self.extend(packet.sequence);
         let highest = self.highest.unwrap_or(ext).max(ext);
         self.highest = Some(highest);
         let floor = highest.saturating_sub(WINDOW);
-        if ext <= floor || self.next.is_some_and(|n| ext < n) {
+        if ext <= floor || self.consumed.is_some_and(|c| ext <= c) {
             // Too old, or part of a frame already delivered or given up: a late duplicate.
             return out;
         }
@@ -224,7 +230,7 @@ impl FrameAssembler {
         }
         if self.next.is_some_and(|n| n <= floor) {
             // The frame at the head waited for a packet that is now out of reach.
-            self.lose(now, &mut out);
+            self.lose(&mut out);
         }
         self.advance(now, &mut out);
         out
@@ -252,7 +258,14 @@ impl FrameAssembler {
     /// frame on, so the frames after it would not decode.
     pub(crate) fn force_loss(&mut self, now: Instant) -> Vec<Assembly> {
         let mut out = Vec::new();
-        self.lose(now, &mut out);
+        // The frame at the head now is the one after the undelivered frame; it may be a
+        // keyframe, so it is not abandoned, only no longer trusted to decode.
+        if self.next.take().is_some() {
+            out.push(Assembly::Lost);
+        }
+        self.blocked_since = None;
+        self.keyframe_needed = true;
+        self.advance(now, &mut out);
         out
     }
 
@@ -268,12 +281,22 @@ impl FrameAssembler {
         }
     }
 
-    fn lose(&mut self, now: Instant, out: &mut Vec<Assembly>) {
-        if self.next.take().is_some() {
+    /// Gives up on the frame at the head: reports the loss, abandons the frame's first packet
+    /// (so waiting for a keyframe cannot pick the same broken one again) and everything
+    /// before it, and waits for a keyframe.
+    fn lose(&mut self, out: &mut Vec<Assembly>) {
+        if let Some(head) = self.next.take() {
             out.push(Assembly::Lost);
+            self.consume_through(head);
         }
         self.blocked_since = None;
-        self.request(now, out);
+        self.keyframe_needed = true;
+    }
+
+    /// Drops every packet up to and including `seq`, and ignores copies that come later.
+    fn consume_through(&mut self, seq: u64) {
+        self.consumed = Some(self.consumed.map_or(seq, |c| c.max(seq)));
+        self.packets = self.packets.split_off(&(seq + 1));
     }
 
     fn request(&mut self, now: Instant, out: &mut Vec<Assembly>) {
@@ -300,7 +323,9 @@ impl FrameAssembler {
                 Head::Complete(first, last) => {
                     self.blocked_since = None;
                     self.next = Some(last + 1);
-                    if let Some(frame) = self.take_frame(first, last) {
+                    let frame = self.take_frame(first, last);
+                    self.consumed = Some(last);
+                    if let Some(frame) = frame {
                         out.push(Assembly::Frame(frame));
                     }
                 }
@@ -313,14 +338,14 @@ impl FrameAssembler {
                     if now.saturating_duration_since(since) < self.max_wait {
                         return;
                     }
-                    self.lose(now, out);
+                    self.lose(out);
                 }
                 Head::Filler => {
                     // Padding between frames: skip it.
-                    self.packets.remove(&next);
+                    self.consume_through(next);
                     self.next = Some(next + 1);
                 }
-                Head::Broken => self.lose(now, out),
+                Head::Broken => self.lose(out),
             }
         }
     }
@@ -334,12 +359,14 @@ impl FrameAssembler {
         });
         match key {
             Some(seq) => {
-                self.packets = self.packets.split_off(&seq);
+                self.consume_through(seq - 1);
                 self.next = Some(seq);
+                self.keyframe_needed = false;
                 true
             }
             None => {
-                // Frames keep coming that cannot be decoded: the sender must be asked (again).
+                // After a loss, or while frames keep coming that cannot be decoded, the sender
+                // must be asked (again).
                 let stale = self.packets.values().any(|f| {
                     matches!(
                         f,
@@ -349,7 +376,7 @@ impl FrameAssembler {
                         }
                     )
                 });
-                if stale {
+                if self.keyframe_needed || stale {
                     self.request(now, out);
                 }
                 false
@@ -716,6 +743,33 @@ mod tests {
         got.extend(s.send(t0, 3, 100, false));
         got.extend(s.a.handle_timeout(t0 + WAIT));
         assert_eq!(got, [Assembly::Lost, Assembly::RequestKeyframe]);
+    }
+
+    #[test]
+    fn a_broken_keyframe_gives_way_to_the_next_one() {
+        let mut s = Fixture::new(500);
+        let t0 = Instant::now();
+        // A keyframe loses a middle packet for good; the next keyframe arrives whole.
+        let mut broken = s.packets(0, 5_000, true);
+        let late = broken.remove(2);
+        let mut got: Vec<Assembly> = broken
+            .into_iter()
+            .flat_map(|p| s.a.handle_packet(t0, p))
+            .collect();
+        got.extend(s.send(t0, 1, 100, false));
+        got.extend(s.send(t0, 2, 3_000, true));
+        got.extend(s.send(t0, 3, 100, false));
+        assert!(frames(&got).is_empty(), "{got:?}");
+        // One wait for the hole, then straight on from the whole keyframe.
+        let got = s.a.handle_timeout(t0 + WAIT);
+        let f = frames(&got);
+        assert_eq!(f.len(), 2, "{got:?}");
+        assert_eq!((f[0].timestamp, f[0].keyframe), (2 * 3000, true));
+        assert_eq!(got.iter().filter(|a| **a == Assembly::Lost).count(), 1);
+        // A late retransmission of the abandoned keyframe changes nothing.
+        assert!(s.a.poll_timeout().is_none());
+        assert_eq!(s.a.handle_packet(t0 + WAIT, late), []);
+        assert_eq!(s.send(t0 + WAIT, 4, 100, false).len(), 1);
     }
 
     #[test]
