@@ -860,10 +860,16 @@ mod tests {
                     let now = t0 + Duration::from_millis(i as u64 * 10);
                     got.extend(a.handle_packet(now, p));
                 }
-                let mut last = None;
+                // Every frame is one that was sent, whole; and a decoder is never handed a
+                // frame whose predecessor it did not get, unless the frame is a keyframe.
+                let mut last: Option<u32> = None;
                 for f in frames(&got) {
                     let n = f.timestamp / 3000;
                     prop_assert_eq!(&f.data, &sent[n as usize]);
+                    prop_assert!(
+                        f.keyframe || last.is_some_and(|l| l + 1 == n),
+                        "frame {} after {:?}", n, last
+                    );
                     prop_assert!(last.is_none_or(|l| l < n), "out of order");
                     last = Some(n);
                 }

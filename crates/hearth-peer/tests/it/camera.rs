@@ -278,15 +278,17 @@ impl CamNet {
     }
 }
 
-/// Frames arrived whole, in order, with the sender's timestamp steps, and began on a keyframe.
+/// Frames arrived whole, in order, with the sender's timestamp steps, and began on a keyframe;
+/// frames were skipped only up to a keyframe (a decoder never misses a frame it refers to),
+/// and not at all when `consecutive`.
 fn assert_in_order(w: &Watched, consecutive: bool) {
     assert_eq!(w.corrupt, 0, "corrupt frames");
     let first = w.frames.first().expect("no frames");
     assert!(first.2, "the first frame was not a keyframe: {first:?}");
     for pair in w.frames.windows(2) {
-        let ((a, ta, ..), (b, tb, ..)) = (pair[0], pair[1]);
+        let ((a, ta, ..), (b, tb, b_key, _)) = (pair[0], pair[1]);
         assert!(b > a, "frame {b} after {a}");
-        if consecutive {
+        if consecutive || !b_key {
             assert_eq!(b, a + 1, "frames between {a} and {b} missing");
         }
         assert_eq!(
@@ -525,6 +527,47 @@ async fn loss_is_repaired_by_nack_and_beyond_it_by_a_keyframe() {
             assert!(next.2, "frame {next:?} after a loss is not a keyframe");
         }
     }
+    net.close().await;
+    assert_eq!(hearth_peer::live_connections(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_link_is_repaired_by_the_broadcaster() {
+    let _serial = serial().await;
+    let mut net = CamNet::new(&[1, 2]);
+    net.relay = Some(UdpRelay::start(Impairment::NONE));
+    net.node(1).on = true;
+    net.watch(2, 1);
+    assert!(net.pump_until(CONNECT, |n| n.frames(2, 1) >= 10).await);
+    let cut = Impairment {
+        loss: 1.0,
+        ..Impairment::NONE
+    };
+    net.relay.as_ref().unwrap().set_impairment(cut);
+    let failed = |n: &CamNet| {
+        n.watcher(1, 2)
+            .unwrap()
+            .states
+            .contains(&ConnectionState::Failed)
+    };
+    assert!(
+        net.pump_until(Duration::from_secs(15), failed).await,
+        "cutting the link never failed the connection: {:?}",
+        net.watcher(1, 2)
+    );
+    // Back at once: the broadcaster's ICE restart (the watcher only answers) reconnects.
+    net.relay.as_ref().unwrap().set_impairment(Impairment::NONE);
+    let before = net.frames(2, 1);
+    let ok = net
+        .pump_until(Duration::from_secs(20), |n| n.frames(2, 1) >= before + 30)
+        .await;
+    let w = net.watched(2, 1).unwrap();
+    assert!(ok, "no frames after the link came back: {:?}", w.states);
+    assert_in_order(w, false);
+    assert_eq!(
+        net.watcher(1, 2).unwrap().states.last(),
+        Some(&ConnectionState::Connected)
+    );
     net.close().await;
     assert_eq!(hearth_peer::live_connections(), 0);
 }
