@@ -145,6 +145,7 @@ impl CamNet {
         self.nodes[&owner].next_frame.saturating_sub(1)
     }
 
+    /// Closes everything, and checks that every webrtc-rs connection was freed.
     pub async fn close(mut self) {
         if let Some(relay) = self.relay.take() {
             relay.close().await;
@@ -153,6 +154,7 @@ impl CamNet {
             node.send.close().await;
             node.watch.close_all().await;
         }
+        assert_eq!(hearth_peer::live_connections(), 0, "connections not freed");
     }
 
     async fn route(&mut self, to_watch: bool, from: MemberId, to: MemberId, signal: Signal) {
@@ -278,6 +280,21 @@ impl CamNet {
     }
 }
 
+/// Member 1's camera (keyframes and other frames of the sizes given) watched by member 2,
+/// through a relay if asked, with the first frames already through.
+async fn streaming_pair(relay: bool, key_size: usize, delta_size: usize) -> CamNet {
+    let mut net = CamNet::new(&[1, 2]);
+    if relay {
+        net.relay = Some(UdpRelay::start(Impairment::NONE));
+    }
+    let camera = net.node(1);
+    (camera.on, camera.key_size, camera.delta_size) = (true, key_size, delta_size);
+    net.watch(2, 1);
+    let ok = net.pump_until(CONNECT, |n| n.frames(2, 1) >= 10).await;
+    assert!(ok, "{:?} / {:?}", net.watched(2, 1), net.watcher(1, 2));
+    net
+}
+
 /// Frames arrived whole, in order, with the sender's timestamp steps, and began on a keyframe;
 /// frames were skipped only up to a keyframe (a decoder never misses a frame it refers to),
 /// and not at all when `consecutive`.
@@ -302,11 +319,7 @@ fn assert_in_order(w: &Watched, consecutive: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_cross_whole_and_in_order_with_40_kb_keyframes() {
     let _serial = serial().await;
-    let mut net = CamNet::new(&[1, 2]);
-    net.node(1).on = true;
-    net.node(1).key_size = 40_000;
-    net.node(1).delta_size = 3_000;
-    net.watch(2, 1);
+    let mut net = streaming_pair(false, 40_000, 3_000).await;
     let ok = net
         .pump_until(CONNECT, |n| {
             n.frames(2, 1) >= 60 && n.watcher(1, 2).is_some_and(|w| w.reports > 0)
@@ -332,7 +345,6 @@ async fn frames_cross_whole_and_in_order_with_40_kb_keyframes() {
         .await;
     assert!(ok, "the PLI never arrived");
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +371,6 @@ async fn a_watcher_added_later_starts_on_a_requested_keyframe() {
         "watcher 2 missed the keyframe"
     );
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,7 +408,6 @@ async fn remove_watcher_stops_frames_at_once() {
     assert!(net.watcher(1, 2).unwrap().closed);
     assert_in_order(net.watched(3, 1).unwrap(), true);
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,19 +460,12 @@ async fn an_offer_from_a_camera_not_opened_is_refused() {
         "the garbage offer was refused too"
     );
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loss_is_repaired_by_nack_and_beyond_it_by_a_keyframe() {
     let _serial = serial().await;
-    let mut net = CamNet::new(&[1, 2]);
-    net.relay = Some(UdpRelay::start(Impairment::NONE));
-    net.node(1).on = true;
-    net.node(1).key_size = 20_000;
-    net.node(1).delta_size = 3_000;
-    net.watch(2, 1);
-    assert!(net.pump_until(CONNECT, |n| n.frames(2, 1) >= 10).await);
+    let mut net = streaming_pair(true, 20_000, 3_000).await;
     let set = |net: &CamNet, loss: f64| {
         net.relay.as_ref().unwrap().set_impairment(Impairment {
             loss,
@@ -528,17 +531,12 @@ async fn loss_is_repaired_by_nack_and_beyond_it_by_a_keyframe() {
         }
     }
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_link_is_repaired_by_the_broadcaster() {
     let _serial = serial().await;
-    let mut net = CamNet::new(&[1, 2]);
-    net.relay = Some(UdpRelay::start(Impairment::NONE));
-    net.node(1).on = true;
-    net.watch(2, 1);
-    assert!(net.pump_until(CONNECT, |n| n.frames(2, 1) >= 10).await);
+    let mut net = streaming_pair(true, 8_000, 1_500).await;
     let cut = Impairment {
         loss: 1.0,
         ..Impairment::NONE
@@ -569,7 +567,6 @@ async fn a_cut_link_is_repaired_by_the_broadcaster() {
         Some(&ConnectionState::Connected)
     );
     net.close().await;
-    assert_eq!(hearth_peer::live_connections(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
