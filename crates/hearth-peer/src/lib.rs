@@ -12,14 +12,18 @@
 //!   each packet to every peer. It chooses the polite side of perfect negotiation by member id,
 //!   so two members that join at once never deadlock on crossed offers.
 //!
-//! * [`relay::UdpRelay`] is a loopback UDP relay that drops, delays and reorders datagrams,
-//!   for tests of media under loss and jitter (the kernel here has no `netem`).
-//!
 //! * [`CameraSend`] and [`CameraWatch`] carry camera video on connections of their own, one
 //!   per (broadcaster, watcher) pair, separate from the voice mesh: the broadcaster offers a
 //!   send-only VP8 track and the watcher answers receive-only, so only one side ever offers.
 //!   The sender packetizes each encoded frame once for all watchers; the watcher reassembles
 //!   frames, drops what a loss makes undecodable until the next keyframe, and asks for one.
+//!   Their events are [`CameraEvent`]s.
+//!
+//! Voice and camera connections are one task type with a kind parameter, so negotiation,
+//! trickle ICE, restarts and closing are written once.
+//!
+//! * [`relay::UdpRelay`] is a loopback UDP relay that drops, delays and reorders datagrams,
+//!   for tests of media under loss and jitter (the kernel here has no `netem`).
 //!
 //! Every connection is closed explicitly ([`Peer::close`], [`Mesh::remove_member`],
 //! [`Mesh::close`], [`CameraSend::remove_watcher`], [`CameraWatch::close`] and the others),
