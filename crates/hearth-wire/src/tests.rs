@@ -168,6 +168,7 @@ const CLIENT_OPTIONAL: &[(&str, &str)] = &[
     ("history_get", "limit"),
     ("kick", "reason"),
     ("ban", "reason"),
+    ("signal", "camera"),
 ];
 
 /// The same for server messages.
@@ -177,6 +178,7 @@ const SERVER_OPTIONAL: &[(&str, &str)] = &[
     ("error", "src"),
     ("error", "client_id"),
     ("rate_limit", "src"),
+    ("signal", "camera"),
 ];
 
 /// Where each data type appears in a server fixture, and which of its fields a decoder
