@@ -485,6 +485,10 @@ async fn read_video(
                     offer_event(&events, CameraEvent::FrameLost { member });
                 }
                 Assembly::RequestKeyframe => {
+                    // Before the first packet, the SSRC the offer announced will do.
+                    if media_ssrc.is_none() {
+                        media_ssrc = track.ssrcs().await.first().copied();
+                    }
                     if let Some(media_ssrc) = media_ssrc {
                         let pli = PictureLossIndication {
                             sender_ssrc: 0,
