@@ -17,6 +17,9 @@
 //!   default device when one disappears.
 //! - [`analysis`]: Goertzel tone detection, RMS and click-train delay, for tests and
 //!   benchmarks here and in other crates.
+//! - [`video`]: raw I420 frames, the [`video::VideoSource`] trait, a stamped moving test
+//!   pattern, a newest-wins [`video::FrameSlot`] and a loss-based
+//!   [`video::BitrateController`].
 //! - [`pulse`]: a private PulseAudio daemon with null sinks, for device tests on machines
 //!   without a sound card.
 //!
@@ -81,6 +84,7 @@ pub mod jitter;
 pub mod pulse;
 pub mod receive;
 pub mod source;
+pub mod video;
 
 pub use capture::{
     CaptureConfig, CaptureFrame, CapturePipeline, EncodedFrame, FrameDuration, Level, TransmitMode,

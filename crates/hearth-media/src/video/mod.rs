@@ -1,0 +1,29 @@
+//! Video media: raw I420 frames, video sources (synthetic test pattern), a newest-wins
+//! frame mailbox for slow consumers, and a loss-based bitrate controller.
+//!
+//! Like the audio cores, everything here takes time as an input (`now_us`, `now`) and never
+//! reads a clock, so tests are deterministic.
+
+pub mod bitrate;
+pub mod frame;
+pub mod pattern;
+pub mod slot;
+
+pub use bitrate::{BitrateConfig, BitrateController};
+pub use frame::{I420Frame, VideoFormat, VideoSource};
+pub use pattern::{Stamp, TestPattern, read_stamp};
+pub use slot::FrameSlot;
+
+/// Every error of the video layer.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// Frame dimensions were zero, odd, or did not match the data length.
+    #[error("invalid frame: {0}")]
+    InvalidFrame(String),
+    /// A camera (or other live source) went away; the stream has ended.
+    #[error("video source disconnected: {reason}")]
+    Disconnected {
+        /// What the source reported.
+        reason: String,
+    },
+}
