@@ -8,11 +8,13 @@ pub mod bitrate;
 pub mod frame;
 pub mod pattern;
 pub mod slot;
+pub mod vpx;
 
 pub use bitrate::{BitrateConfig, BitrateController};
 pub use frame::{I420Frame, VideoFormat, VideoSource};
 pub use pattern::{Stamp, TestPattern, read_stamp};
 pub use slot::FrameSlot;
+pub use vpx::{EncodedFrame, EncoderConfig, Vp8Decoder, Vp8Encoder};
 
 /// Every error of the video layer.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,22 @@ pub enum VideoError {
     /// Frame dimensions were zero, odd, or did not match the data length.
     #[error("invalid frame: {0}")]
     InvalidFrame(String),
+    /// An encoder setting was out of range.
+    #[error("invalid encoder config: {0}")]
+    InvalidConfig(String),
+    /// libvpx refused an operation.
+    #[error("libvpx {what}: {message} (code {code})")]
+    Codec {
+        /// The operation.
+        what: String,
+        /// libvpx's error code.
+        code: u32,
+        /// libvpx's message and detail.
+        message: String,
+    },
+    /// Input data (a VP8 frame, a file) is corrupt, truncated or not what it claims.
+    #[error("corrupt input: {0}")]
+    Corrupt(String),
     /// A camera (or other live source) went away; the stream has ended.
     #[error("video source disconnected: {reason}")]
     Disconnected {

@@ -5,3 +5,4 @@ mod capture;
 mod device;
 mod receive;
 mod sources;
+mod video;

@@ -1,0 +1,188 @@
+//! The video layer end to end: the stamped test pattern through real libvpx VP8.
+
+use hearth_media::video::{
+    EncoderConfig, I420Frame, TestPattern, VideoFormat, VideoSource, Vp8Decoder, Vp8Encoder,
+    read_stamp,
+};
+use proptest::prelude::*;
+
+const FRAME_US: u64 = 33_333;
+
+fn config(width: u32, height: u32, kbps: u32) -> EncoderConfig {
+    EncoderConfig {
+        width,
+        height,
+        fps: 30,
+        bitrate_kbps: kbps,
+        threads: 1,
+        keyframe_interval: 0,
+    }
+}
+
+fn pattern(width: u32, height: u32) -> TestPattern {
+    TestPattern::new(VideoFormat {
+        width,
+        height,
+        fps: 30,
+    })
+    .unwrap()
+}
+
+/// Encodes `n` frames of the pattern from frame `start`; returns the encoded frames.
+fn encode_frames(
+    enc: &mut Vp8Encoder,
+    src: &mut TestPattern,
+    n: u32,
+    force_at: Option<u32>,
+) -> Vec<hearth_media::video::EncodedFrame> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let number = src.frame_number();
+        let frame = src
+            .next_frame(u64::from(number) * FRAME_US)
+            .unwrap()
+            .unwrap();
+        if let Some(e) = enc.encode(&frame, force_at == Some(i)).unwrap() {
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[test]
+fn stamps_survive_vp8_at_300_kbps_in_order() {
+    let mut enc = Vp8Encoder::new(config(640, 480, 300)).unwrap();
+    let mut dec = Vp8Decoder::new().unwrap();
+    let mut src = pattern(640, 480);
+    let encoded = encode_frames(&mut enc, &mut src, 90, None);
+    assert!(
+        encoded.len() >= 85,
+        "rate control dropped {} frames",
+        90 - encoded.len()
+    );
+    assert!(encoded[0].keyframe, "the first frame must be a keyframe");
+    let bytes: usize = encoded.iter().map(|e| e.data.len()).sum();
+    let kbps = bytes as f64 * 8.0 / (90.0 / 30.0) / 1000.0;
+    assert!(kbps < 450.0, "CBR at 300 kbps produced {kbps:.0} kbps");
+    let mut numbers = Vec::new();
+    for e in &encoded {
+        let frame = dec.decode(&e.data, e.timestamp_us).unwrap().unwrap();
+        assert_eq!((frame.width, frame.height), (640, 480));
+        let stamp = read_stamp(&frame).expect("stamp unreadable after VP8 at 300 kbps");
+        assert_eq!(stamp.timestamp_us, u64::from(stamp.frame_number) * FRAME_US);
+        numbers.push(stamp.frame_number);
+    }
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    let expected: Vec<u32> = encoded
+        .iter()
+        .map(|e| (e.timestamp_us / FRAME_US) as u32)
+        .collect();
+    assert_eq!(numbers, expected);
+}
+
+#[test]
+fn forced_keyframe_comes_out_as_keyframe() {
+    let mut enc = Vp8Encoder::new(config(320, 240, 200)).unwrap();
+    let mut src = pattern(320, 240);
+    let encoded = encode_frames(&mut enc, &mut src, 20, Some(12));
+    let keys: Vec<u64> = encoded
+        .iter()
+        .filter(|e| e.keyframe)
+        .map(|e| e.timestamp_us / FRAME_US)
+        .collect();
+    assert_eq!(keys, vec![0, 12]);
+}
+
+#[test]
+fn set_bitrate_changes_the_rate() {
+    let mut enc = Vp8Encoder::new(config(640, 480, 800)).unwrap();
+    let mut src = pattern(640, 480);
+    let high: usize = encode_frames(&mut enc, &mut src, 60, None)[30..]
+        .iter()
+        .map(|e| e.data.len())
+        .sum();
+    enc.set_bitrate(150).unwrap();
+    let low: usize = encode_frames(&mut enc, &mut src, 60, None)[30..]
+        .iter()
+        .map(|e| e.data.len())
+        .sum();
+    assert!(
+        low * 2 < high,
+        "800 kbps: {high} bytes, 150 kbps: {low} bytes"
+    );
+}
+
+#[test]
+fn resolution_change_mid_stream() {
+    let mut enc = Vp8Encoder::new(config(640, 480, 300)).unwrap();
+    let mut dec = Vp8Decoder::new().unwrap();
+    for (w, h) in [(640, 480), (320, 240), (1280, 720)] {
+        let mut src = pattern(w, h);
+        let encoded = encode_frames(&mut enc, &mut src, 5, None);
+        assert!(encoded[0].keyframe, "a new size starts with a keyframe");
+        for e in encoded {
+            let f = dec.decode(&e.data, 0).unwrap().unwrap();
+            assert_eq!((f.width, f.height), (w, h));
+            assert!(read_stamp(&f).is_some());
+        }
+    }
+}
+
+#[test]
+fn a_small_black_frame_round_trips_with_its_timestamp() {
+    let mut enc = Vp8Encoder::new(config(64, 48, 100)).unwrap();
+    let f = I420Frame::black(64, 48, 0).unwrap();
+    let e = enc.encode(&f, false).unwrap().unwrap();
+    let mut dec = Vp8Decoder::new().unwrap();
+    let d = dec.decode(&e.data, 5).unwrap().unwrap();
+    assert_eq!((d.width, d.height, d.timestamp_us), (64, 48, 5));
+    assert!(d.y().iter().all(|&p| p.abs_diff(16) <= 3));
+}
+
+#[test]
+fn decoder_errors_on_garbage_and_recovers_at_the_next_keyframe() {
+    let mut enc = Vp8Encoder::new(config(320, 240, 300)).unwrap();
+    let mut src = pattern(320, 240);
+    let encoded = encode_frames(&mut enc, &mut src, 30, Some(20));
+    let mut dec = Vp8Decoder::new().unwrap();
+    assert!(dec.decode(&[], 0).is_err());
+    assert!(dec.decode(&[0xff; 3], 0).is_err());
+    // An inter frame before any keyframe cannot be decoded.
+    let _ = dec.decode(&encoded[5].data, 0);
+    // A truncated keyframe.
+    let key = &encoded[0].data;
+    let _ = dec.decode(&key[..key.len() / 3], 0);
+    // Wrong codec: a VP9-looking or random header.
+    let _ = dec.decode(&[0x82, 0x49, 0x83, 0x42, 0x00, 0x13, 0xf0], 0);
+    for e in &encoded[20..] {
+        let f = dec.decode(&e.data, 0).unwrap().unwrap();
+        assert_eq!(
+            read_stamp(&f).map(|s| s.frame_number),
+            Some((e.timestamp_us / FRAME_US) as u32)
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn decoder_never_panics_and_recovers(
+        noise in proptest::collection::vec(any::<u8>(), 0..2000),
+        flip in any::<usize>(),
+        cut in any::<usize>(),
+    ) {
+        let mut enc = Vp8Encoder::new(config(320, 240, 300)).unwrap();
+        let mut src = pattern(320, 240);
+        let encoded = encode_frames(&mut enc, &mut src, 4, Some(3));
+        let mut dec = Vp8Decoder::new().unwrap();
+        let _ = dec.decode(&noise, 0);
+        let mut flipped = encoded[0].data.clone();
+        let i = flip % flipped.len();
+        flipped[i] ^= 0x5a;
+        let _ = dec.decode(&flipped, 0);
+        let _ = dec.decode(&encoded[1].data[..cut % encoded[1].data.len()], 0);
+        let _ = dec.decode(&encoded[2].data, 0);
+        let f = dec.decode(&encoded[3].data, 0).unwrap().unwrap();
+        prop_assert_eq!(read_stamp(&f).map(|s| s.frame_number), Some(3));
+    }
+}
