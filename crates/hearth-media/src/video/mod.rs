@@ -5,12 +5,16 @@
 //! reads a clock, so tests are deterministic.
 
 pub mod bitrate;
+pub mod convert;
+pub mod file;
 pub mod frame;
 pub mod pattern;
 pub mod slot;
 pub mod vpx;
 
 pub use bitrate::{BitrateConfig, BitrateController};
+pub use convert::{nv12_to_i420, rgb_to_i420, yuyv_to_i420};
+pub use file::{IvfFrame, IvfHeader, IvfReader, IvfWriter, Y4mSource};
 pub use frame::{I420Frame, VideoFormat, VideoSource};
 pub use pattern::{Stamp, TestPattern, read_stamp};
 pub use slot::FrameSlot;
@@ -38,6 +42,12 @@ pub enum VideoError {
     /// Input data (a VP8 frame, a file) is corrupt, truncated or not what it claims.
     #[error("corrupt input: {0}")]
     Corrupt(String),
+    /// A format or option this crate does not handle (e.g. a Y4M file that is not 4:2:0).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Reading or writing a file failed.
+    #[error("I/O: {0}")]
+    Io(String),
     /// A camera (or other live source) went away; the stream has ended.
     #[error("video source disconnected: {reason}")]
     Disconnected {

@@ -1,8 +1,8 @@
 //! The video layer end to end: the stamped test pattern through real libvpx VP8.
 
 use hearth_media::video::{
-    EncoderConfig, I420Frame, TestPattern, VideoFormat, VideoSource, Vp8Decoder, Vp8Encoder,
-    read_stamp,
+    EncoderConfig, I420Frame, IvfReader, IvfWriter, TestPattern, VideoFormat, VideoSource,
+    Vp8Decoder, Vp8Encoder, Y4mSource, read_stamp,
 };
 use proptest::prelude::*;
 
@@ -185,4 +185,106 @@ proptest! {
         let f = dec.decode(&encoded[3].data, 0).unwrap().unwrap();
         prop_assert_eq!(read_stamp(&f).map(|s| s.frame_number), Some(3));
     }
+}
+
+fn y4m_bytes(header: &str, frames: &[I420Frame]) -> Vec<u8> {
+    let mut out = format!("{header}\n").into_bytes();
+    for f in frames {
+        out.extend_from_slice(b"FRAME\n");
+        out.extend_from_slice(&f.data);
+    }
+    out
+}
+
+#[test]
+fn y4m_file_reads_back_the_frames_written() {
+    let p = pattern(320, 240);
+    let frames: Vec<I420Frame> = (0..3).map(|n| p.render(n, 1000 + u64::from(n))).collect();
+    let dir = std::env::temp_dir().join(format!("hearth-y4m-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("clip.y4m");
+    std::fs::write(
+        &path,
+        y4m_bytes("YUV4MPEG2 W320 H240 F25:1 Ip A1:1 C420jpeg", &frames),
+    )
+    .unwrap();
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let mut src = Y4mSource::new(file).unwrap();
+    assert_eq!(
+        src.format(),
+        VideoFormat {
+            width: 320,
+            height: 240,
+            fps: 25
+        }
+    );
+    for (i, want) in frames.iter().enumerate() {
+        let got = src.next_frame(i as u64).unwrap().unwrap();
+        assert_eq!(got.data, want.data);
+        assert_eq!(got.timestamp_us, i as u64, "stamped with the caller's time");
+        assert_eq!(read_stamp(&got).unwrap().frame_number, i as u32);
+    }
+    assert!(src.next_frame(9).unwrap().is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn y4m_refuses_other_formats_and_broken_files_clearly() {
+    let err = |bytes: &[u8]| Y4mSource::new(bytes).unwrap_err().to_string();
+    assert!(err(b"YUV4MPEG2 W4 H4 C444\n").contains("only 4:2:0"));
+    assert!(err(b"YUV4MPEG2 W4 H4 C420p10\n").contains("only 4:2:0"));
+    assert!(err(b"RIFF....\n").contains("not a Y4M"));
+    assert!(err(b"YUV4MPEG2 W4\n").contains("W or H"));
+    assert!(err(b"YUV4MPEG2 W5 H4\n").contains("odd"));
+    assert!(err(b"").contains("empty"));
+    // A frame cut short is an error, then the stream is over.
+    let f = I420Frame::black(4, 4, 0).unwrap();
+    let mut bytes = y4m_bytes("YUV4MPEG2 W4 H4", &[f]);
+    bytes.truncate(bytes.len() - 1);
+    let mut src = Y4mSource::new(&bytes[..]).unwrap();
+    assert!(
+        src.next_frame(0)
+            .unwrap_err()
+            .to_string()
+            .contains("cut short")
+    );
+}
+
+#[test]
+fn ivf_round_trip_decodes_the_same_stamps() {
+    let mut enc = Vp8Encoder::new(config(320, 240, 300)).unwrap();
+    let mut src = pattern(320, 240);
+    let encoded = encode_frames(&mut enc, &mut src, 10, None);
+    let mut w = IvfWriter::new(Vec::new(), 320, 240, 1_000_000, 1).unwrap();
+    for e in &encoded {
+        w.write_frame(&e.data, e.timestamp_us).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let mut r = IvfReader::new(&bytes[..]).unwrap();
+    assert_eq!(
+        (r.header().width, r.header().height, &r.header().fourcc),
+        (320, 240, b"VP80")
+    );
+    let mut dec = Vp8Decoder::new().unwrap();
+    let mut n = 0;
+    while let Some(f) = r.next_frame().unwrap() {
+        assert_eq!(f.data, encoded[n].data);
+        assert_eq!(f.pts, encoded[n].timestamp_us);
+        let d = dec.decode(&f.data, f.pts).unwrap().unwrap();
+        assert_eq!(read_stamp(&d).unwrap().frame_number, n as u32);
+        n += 1;
+    }
+    assert_eq!(n, encoded.len());
+    // Truncated in a frame: an error, not a short frame.
+    let mut r = IvfReader::new(&bytes[..bytes.len() - 3]).unwrap();
+    let results: Vec<_> = std::iter::from_fn(|| r.next_frame().transpose()).collect();
+    assert!(results.last().unwrap().is_err());
+    let mut vp9 = bytes.clone();
+    vp9[8..12].copy_from_slice(b"VP90");
+    assert!(
+        IvfReader::new(&vp9[..])
+            .unwrap_err()
+            .to_string()
+            .contains("only VP8")
+    );
 }
