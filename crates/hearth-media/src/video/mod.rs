@@ -5,6 +5,7 @@
 //! reads a clock, so tests are deterministic.
 
 pub mod bitrate;
+pub mod camera;
 pub mod convert;
 pub mod file;
 pub mod frame;
@@ -13,6 +14,7 @@ pub mod slot;
 pub mod vpx;
 
 pub use bitrate::{BitrateConfig, BitrateController};
+pub use camera::{CameraChoice, CameraInfo, CameraSource, list_cameras};
 pub use convert::{nv12_to_i420, rgb_to_i420, yuyv_to_i420};
 pub use file::{IvfFrame, IvfHeader, IvfReader, IvfWriter, Y4mSource};
 pub use frame::{I420Frame, VideoFormat, VideoSource};
@@ -48,6 +50,9 @@ pub enum VideoError {
     /// Reading or writing a file failed.
     #[error("I/O: {0}")]
     Io(String),
+    /// A camera could not be listed or opened, or a frame of it not decoded.
+    #[error("camera: {0}")]
+    Camera(String),
     /// A camera (or other live source) went away; the stream has ended.
     #[error("video source disconnected: {reason}")]
     Disconnected {

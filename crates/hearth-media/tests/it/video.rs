@@ -288,3 +288,24 @@ fn ivf_round_trip_decodes_the_same_stamps() {
             .contains("only VP8")
     );
 }
+
+#[test]
+fn no_camera_here_lists_empty_and_open_fails_clearly() {
+    // The test machines have no camera; on one that has, this test says so rather than
+    // failing.
+    let cameras = hearth_media::video::list_cameras().unwrap();
+    if !cameras.is_empty() {
+        eprintln!("cameras present, skipping: {cameras:?}");
+        return;
+    }
+    let choice = hearth_media::video::CameraChoice {
+        index: 0,
+        width: 640,
+        height: 480,
+        fps: 30,
+    };
+    let err = hearth_media::video::CameraSource::open(choice)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("camera 0"), "{err}");
+}
