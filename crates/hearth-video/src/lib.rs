@@ -560,6 +560,26 @@ impl Session {
         }
     }
 
+    /// Sends one of our camera connections' signals to `to` through the server, tagged with
+    /// the camera's `owner`, after the configured rewriter.
+    async fn relay_signal(
+        &mut self,
+        to: MemberId,
+        signal: hearth_peer::Signal,
+        owner: Option<MemberId>,
+    ) {
+        let signal = match &self.config.outgoing_signal {
+            Some(rewriter) => rewriter.rewrite(signal).await,
+            None => signal,
+        };
+        let command = Command::Signal {
+            to,
+            data: signal_out(signal),
+            camera: owner,
+        };
+        let _ = self.client.send(command).await;
+    }
+
     async fn on_send_event(&mut self, event: CameraEvent) {
         let now = self.now();
         let Some(camera) = &mut self.camera else {
@@ -567,19 +587,8 @@ impl Session {
         };
         match event {
             CameraEvent::Signal { member, signal } => {
-                let signal = match &self.config.outgoing_signal {
-                    Some(rewriter) => rewriter.rewrite(signal).await,
-                    None => signal,
-                };
                 let owner = self.me;
-                let _ = self
-                    .client
-                    .send(Command::Signal {
-                        to: member,
-                        data: signal_out(signal),
-                        camera: owner,
-                    })
-                    .await;
+                self.relay_signal(member, signal, owner).await;
             }
             CameraEvent::State { member, state } => {
                 let _ = self.events.send(VideoEvent::PeerState { member, state });
@@ -613,18 +622,7 @@ impl Session {
     async fn on_watch_event(&mut self, event: CameraEvent) {
         match event {
             CameraEvent::Signal { member, signal } => {
-                let signal = match &self.config.outgoing_signal {
-                    Some(rewriter) => rewriter.rewrite(signal).await,
-                    None => signal,
-                };
-                let _ = self
-                    .client
-                    .send(Command::Signal {
-                        to: member,
-                        data: signal_out(signal),
-                        camera: Some(member),
-                    })
-                    .await;
+                self.relay_signal(member, signal, Some(member)).await;
             }
             CameraEvent::State { member, state } => {
                 let _ = self.events.send(VideoEvent::PeerState { member, state });
