@@ -63,7 +63,11 @@ impl<R: BufRead + Send> Y4mSource<R> {
         }
         let (mut width, mut height, mut fps) = (None, None, 30u32);
         for token in tokens.filter(|t| !t.is_empty()) {
-            let (tag, value) = token.split_at(1);
+            // Tags are one ASCII letter, but the header is any UTF-8 text: split after the
+            // first character, not the first byte (found by fuzzing).
+            let mut chars = token.chars();
+            let tag = chars.next().map_or("", |c| &token[..c.len_utf8()]);
+            let value = chars.as_str();
             match tag {
                 "W" => width = value.parse::<u32>().ok(),
                 "H" => height = value.parse::<u32>().ok(),
@@ -123,15 +127,19 @@ impl<R: BufRead + Send> VideoSource for Y4mSource<R> {
             ));
         }
         let VideoFormat { width, height, .. } = self.format;
-        let mut data = vec![0u8; I420Frame::byte_len(width, height)];
+        // Read through `take` rather than into a buffer of the full size: a header may claim
+        // 16384x16384 (400 MB a frame) in a file of a few bytes, and memory should follow
+        // the data that is actually there.
+        let len = I420Frame::byte_len(width, height);
+        let mut data = Vec::new();
         self.reader
-            .read_exact(&mut data)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    VideoError::Corrupt("Y4M frame cut short".into())
-                }
-                _ => io(e),
-            })?;
+            .by_ref()
+            .take(len as u64)
+            .read_to_end(&mut data)
+            .map_err(io)?;
+        if data.len() != len {
+            return Err(VideoError::Corrupt("Y4M frame cut short".into()));
+        }
         I420Frame::from_data(width, height, data, now_us).map(Some)
     }
 }

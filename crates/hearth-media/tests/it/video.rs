@@ -237,6 +237,11 @@ fn y4m_refuses_other_formats_and_broken_files_clearly() {
     assert!(err(b"YUV4MPEG2 W4\n").contains("W or H"));
     assert!(err(b"YUV4MPEG2 W5 H4\n").contains("odd"));
     assert!(err(b"").contains("empty"));
+    // A tag that starts with a multi-byte character once panicked (found by fuzzing).
+    assert!(err("YUV4MPEG2 W4 \u{432}PEG\n".as_bytes()).contains("W or H"));
+    // A header claiming a huge frame in a tiny file is an error, not a 400 MB allocation.
+    let mut huge = Y4mSource::new(&b"YUV4MPEG2 W16384 H16384\nFRAME\n\0\0"[..]).unwrap();
+    assert!(huge.next_frame(0).unwrap_err().to_string().contains("cut short"));
     // A frame cut short is an error, then the stream is over.
     let f = I420Frame::black(4, 4, 0).unwrap();
     let mut bytes = y4m_bytes("YUV4MPEG2 W4 H4", &[f]);
