@@ -1,12 +1,18 @@
+import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { defineConfig } from "vitest/config";
 
 // Tauri loads the dev server from tauri.conf.json's devUrl, so the port must not drift.
 export default defineConfig({
+  plugins: [svelte()],
   clearScreen: false,
   server: {
     port: 5173,
     strictPort: true,
     watch: { ignored: ["**/src-tauri/**"] },
+  },
+  preview: {
+    port: 4173,
+    strictPort: true,
   },
   build: {
     outDir: "dist",

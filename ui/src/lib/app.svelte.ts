@@ -1,0 +1,115 @@
+// The one app-wide store: the reactive AppState fed by backend events, plus UI-only state
+// (which screen is shown, settings being edited). Components read `app` and `ui` directly and
+// call the backend through `call`, which turns a refusal into a notice.
+
+import { selectBackend, type Backend } from "../ipc";
+import type { AppEvent, DeviceList, RecentServer, Settings } from "../ipc/types";
+import { errorMessage } from "./errors";
+import { apply, expireTyping, initialState, pushNotice } from "./state";
+import { FrameRouter } from "./video";
+
+export type View = "start" | "host" | "room" | "settings";
+
+export const app = $state(initialState());
+
+export const ui = $state({
+  view: "start" as View,
+  settings: null as Settings | null,
+  devices: { inputs: [], outputs: [], cameras: [] } as DeviceList,
+  recent: [] as RecentServer[],
+  /** Updated every second so countdowns and typing expiry re-render. */
+  now: Date.now(),
+  /** Per-member local volume (0..2) and local mute, kept in the UI for the sliders. */
+  volumes: {} as Record<number, number>,
+  localMutes: {} as Record<number, boolean>,
+  ready: false,
+});
+
+export const frames = new FrameRouter();
+
+let backendRef: Backend | null = null;
+
+export function backend(): Backend {
+  if (!backendRef) throw new Error("the backend is not ready yet");
+  return backendRef;
+}
+
+/** Runs a command; on refusal shows the error in words and resolves to undefined. */
+export async function call<T>(run: (b: Backend) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run(backend());
+  } catch (e) {
+    pushNotice(app, { kind: "error", text: errorMessage(e) });
+    return undefined;
+  }
+}
+
+function onEvent(event: AppEvent): void {
+  const before = app.connection.state;
+  apply(app, event, Date.now());
+  if (event.type === "connection") {
+    const now = event.status.state;
+    if (now === "connected" && before !== "connected" && before !== "reconnecting") ui.view = "room";
+    if ((now === "disconnected" || now === "failed") && ui.view === "room") ui.view = "start";
+  }
+  if (event.type === "deep_link") ui.view = "start";
+}
+
+let themeSetting: Settings["theme"] = "system";
+const prefersLight = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: light)") : null;
+prefersLight?.addEventListener("change", () => applyTheme(themeSetting));
+
+/** Sets data-theme on <html> to light or dark; "system" follows the OS and its changes. */
+export function applyTheme(theme: Settings["theme"]): void {
+  themeSetting = theme;
+  const resolved = theme === "system" ? (prefersLight?.matches ? "light" : "dark") : theme;
+  document.documentElement.dataset.theme = resolved;
+}
+
+export async function startApp(): Promise<void> {
+  backendRef = await selectBackend();
+  const b = backendRef;
+  // Subscribe before asking for anything, so no change in between is missed.
+  await b.subscribe(onEvent);
+  await b.subscribeFrames((f) => frames.push(f));
+  setInterval(() => {
+    ui.now = Date.now();
+    expireTyping(app, ui.now);
+  }, 1000);
+  const [settings, host, lan, recent, devices] = await Promise.all([
+    call((x) => x.get_settings()),
+    call((x) => x.host_status()),
+    call((x) => x.lan_rooms()),
+    call((x) => x.recent_servers()),
+    call((x) => x.list_devices()),
+  ]);
+  if (settings) {
+    ui.settings = settings;
+    applyTheme(settings.theme);
+  }
+  if (host) app.host = host;
+  if (lan) app.lan_rooms = lan;
+  if (recent) ui.recent = recent;
+  if (devices) ui.devices = devices;
+  // A deep link in the page URL (#join=hearth://…) prefills the join form, as the shell's
+  // deep-link event does.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const link = hash.get("join");
+  if (link) app.deep_link = link;
+  ui.ready = true;
+}
+
+export async function saveSettings(next: Settings): Promise<void> {
+  const saved = await call((b) => b.set_settings({ settings: $state.snapshot(next) as Settings }));
+  if (saved) {
+    ui.settings = saved;
+    applyTheme(saved.theme);
+  }
+}
+
+/** A client_id for chat_send: random, 1..64 characters. */
+export function newClientId(): string {
+  const bytes = new Uint8Array(8);
+  crypto.getRandomValues(bytes);
+  return "u-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { ALL_CODES, describeError, errorMessage } from "./errors";
+
+describe("error wording", () => {
+  it("has a plain sentence for every code", () => {
+    for (const code of ALL_CODES) {
+      const text = describeError(code);
+      expect(text, code).toMatch(/^[A-Z].*[.!]$/);
+      expect(text, code).not.toMatch(/[a-z]_[a-z]/);
+    }
+  });
+
+  it("adds the reason where it helps and not elsewhere", () => {
+    expect(describeError("kicked", "spamming")).toBe("You were removed from the room by an operator. (spamming)");
+    expect(describeError("bad_password", "wrong password")).toBe("The password is wrong.");
+    expect(describeError("name_taken", "x")).toMatch(/already uses that name/);
+  });
+
+  it("falls back for unknown codes and odd rejections", () => {
+    expect(describeError("teleport_failed", "beam me up")).toBe("Something went wrong: beam me up");
+    expect(errorMessage({ code: "port_in_use", message: "Port 7777 is already in use." })).toMatch(/already used/);
+    expect(errorMessage("invalid args")).toMatch(/invalid args/);
+    expect(errorMessage(new Error("boom"))).toBe("Something went wrong: boom");
+    expect(errorMessage(undefined)).toBe("Something went wrong.");
+  });
+});

@@ -1,0 +1,75 @@
+// Error codes (protocol and app) in words a user understands. The backend's own message is
+// kept as a detail for codes without a sentence here.
+
+import type { CommandError, ErrorCode } from "../ipc/types";
+
+const SENTENCES: Record<ErrorCode, string> = {
+  malformed: "Hearth sent something the server could not read. Try again; if it keeps happening, update Hearth.",
+  unknown_type: "This server is older than your Hearth and does not support that yet.",
+  invalid: "The server refused that request as invalid.",
+  too_large: "That is too long or too big for this server.",
+  unsupported_version: "This server speaks a different version of Hearth. Update Hearth or the server.",
+  not_authenticated: "You are not in the room yet. Join it first.",
+  already_authenticated: "You are already in this room.",
+  bad_password: "The password is wrong.",
+  banned: "You are banned from this room.",
+  room_locked: "The room is locked: no one new can join right now.",
+  room_not_found: "There is no room with that name on this server.",
+  name_taken: "Someone in the room already uses that name. Pick another.",
+  invalid_name:
+    "Names may use letters, digits, spaces and - _ . ' only, must not start with @, and must not start or end with a space.",
+  server_full: "The server is full. Try again later.",
+  not_found: "That no longer exists: it may have been deleted, or the person left.",
+  forbidden: "You are not allowed to do that.",
+  not_in_voice: "Join a voice channel first.",
+  camera_off: "That camera is off.",
+  bad_image: "That image could not be sent. Use a PNG, JPEG, GIF or WebP picture.",
+  flood: "You were disconnected for sending too fast.",
+  kicked: "You were removed from the room by an operator.",
+  heartbeat_timeout: "The connection was too quiet for too long and was closed.",
+  shutdown: "The server shut down.",
+  internal: "The server had a problem. Try again.",
+  unreachable: "No Hearth server answered at that address. Check the address and that the server is running.",
+  bad_address: "That address is not valid. Use host:port/room, for example 192.168.1.20:7777/lobby.",
+  connection_lost: "The connection to the server was lost.",
+  not_connected: "You are not connected to a room.",
+  rate_limited: "Slow down a little: the server asked to wait before sending more.",
+  device_unavailable: "A microphone, speaker or camera could not be opened. Check Settings.",
+  invalid_port: "That is not a port number. Use a number from 1 to 65535.",
+  port_in_use: "That port is already used by another program. Pick another port.",
+  port_denied: "This computer does not allow Hearth to use that port. Use a port above 1024.",
+  host_failed: "The server on this computer could not start.",
+};
+
+/** Codes whose message from the operator or backend adds to the sentence (a reason). */
+const WITH_DETAIL = new Set<ErrorCode>(["kicked", "banned", "host_failed", "internal", "invalid", "connection_lost"]);
+
+/** A sentence for an error code; `detail` (the backend's message) is appended where useful. */
+export function describeError(code: string, detail?: string | null): string {
+  const sentence = (SENTENCES as Record<string, string>)[code];
+  if (!sentence) return detail ? `Something went wrong: ${detail}` : "Something went wrong.";
+  if (detail && WITH_DETAIL.has(code as ErrorCode) && detail !== sentence) {
+    return `${sentence} (${detail})`;
+  }
+  return sentence;
+}
+
+function isCommandError(e: unknown): e is CommandError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as CommandError).code === "string" &&
+    typeof (e as CommandError).message === "string"
+  );
+}
+
+/** Turns whatever a command rejected with into a sentence for the user. */
+export function errorMessage(e: unknown): string {
+  if (isCommandError(e)) return describeError(e.code, e.message);
+  // Tauri itself rejects with a bare string when, for example, arguments do not deserialize.
+  if (typeof e === "string" && e.length > 0) return `Something went wrong: ${e}`;
+  if (e instanceof Error) return `Something went wrong: ${e.message}`;
+  return "Something went wrong.";
+}
+
+export const ALL_CODES = Object.keys(SENTENCES) as ErrorCode[];

@@ -1,0 +1,235 @@
+// Drawing I420 video frames on a canvas, newest frame wins.
+//
+// Frames arrive from the backend as fast as they come (frame.ts). Each tile keeps only the
+// latest frame: a new one replaces the one waiting, and one requestAnimationFrame callback per
+// tile draws whatever is latest. There is no queue, so a slow screen drops frames instead of
+// falling behind.
+//
+// WebGL: the three planes are uploaded as single-channel (LUMINANCE) textures and a fragment
+// shader converts BT.601 limited-range YUV to RGB. Without WebGL, a 2D canvas and a JS
+// conversion are used instead.
+
+import { parseFrame, type VideoFrame } from "../ipc/frame";
+
+const VERTEX = `
+attribute vec2 a_pos;
+varying vec2 v_uv;
+void main() {
+  v_uv = vec2((a_pos.x + 1.0) * 0.5, (1.0 - a_pos.y) * 0.5);
+  gl_Position = vec4(a_pos, 0.0, 1.0);
+}`;
+
+const FRAGMENT = `
+precision mediump float;
+varying vec2 v_uv;
+uniform sampler2D u_y;
+uniform sampler2D u_u;
+uniform sampler2D u_v;
+void main() {
+  float y = 1.1643 * (texture2D(u_y, v_uv).r - 0.0625);
+  float u = texture2D(u_u, v_uv).r - 0.5;
+  float v = texture2D(u_v, v_uv).r - 0.5;
+  gl_FragColor = vec4(y + 1.596 * v, y - 0.391 * u - 0.813 * v, y + 2.018 * u, 1.0);
+}`;
+
+export interface Painter {
+  readonly kind: "webgl" | "2d";
+  draw(frame: VideoFrame): void;
+  dispose(): void;
+}
+
+function compile(gl: WebGLRenderingContext, type: number, source: string): WebGLShader {
+  const shader = gl.createShader(type);
+  if (!shader) throw new Error("could not create a shader");
+  gl.shaderSource(shader, source);
+  gl.compileShader(shader);
+  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) {
+    throw new Error(`shader: ${gl.getShaderInfoLog(shader)}`);
+  }
+  return shader;
+}
+
+function webglPainter(canvas: HTMLCanvasElement): Painter | null {
+  // preserveDrawingBuffer keeps the last frame readable (screenshots, tests) between draws.
+  const gl = canvas.getContext("webgl", { preserveDrawingBuffer: true, antialias: false, alpha: false });
+  if (!gl) return null;
+  try {
+    const program = gl.createProgram()!;
+    gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, VERTEX));
+    gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT));
+    gl.linkProgram(program);
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS)) return null;
+    gl.useProgram(program);
+    const buffer = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    const pos = gl.getAttribLocation(program, "a_pos");
+    gl.enableVertexAttribArray(pos);
+    gl.vertexAttribPointer(pos, 2, gl.FLOAT, false, 0, 0);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    const textures = ["u_y", "u_u", "u_v"].map((name, unit) => {
+      const texture = gl.createTexture();
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.uniform1i(gl.getUniformLocation(program, name), unit);
+      return texture;
+    });
+    let size = "";
+    return {
+      kind: "webgl",
+      draw(frame) {
+        const { width: w, height: h } = frame;
+        if (canvas.width !== w || canvas.height !== h) {
+          canvas.width = w;
+          canvas.height = h;
+        }
+        const planes: [Uint8Array, number, number][] = [
+          [frame.y, w, h],
+          [frame.u, w / 2, h / 2],
+          [frame.v, w / 2, h / 2],
+        ];
+        const key = `${w}x${h}`;
+        planes.forEach(([data, pw, ph], unit) => {
+          gl.activeTexture(gl.TEXTURE0 + unit);
+          gl.bindTexture(gl.TEXTURE_2D, textures[unit]);
+          if (key !== size) {
+            gl.texImage2D(gl.TEXTURE_2D, 0, gl.LUMINANCE, pw, ph, 0, gl.LUMINANCE, gl.UNSIGNED_BYTE, data);
+          } else {
+            gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, pw, ph, gl.LUMINANCE, gl.UNSIGNED_BYTE, data);
+          }
+        });
+        size = key;
+        gl.viewport(0, 0, w, h);
+        gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      },
+      dispose() {
+        for (const t of textures) gl.deleteTexture(t);
+        gl.deleteBuffer(buffer);
+        gl.deleteProgram(program);
+      },
+    };
+  } catch (e) {
+    console.warn("WebGL video painter unavailable, using 2D canvas", e);
+    return null;
+  }
+}
+
+/** BT.601 limited range, the same as the shader; for the 2D fallback and tests. */
+export function i420ToRgba(frame: VideoFrame, out: Uint8ClampedArray): void {
+  const { width: w, height: h, y, u, v } = frame;
+  const cw = w / 2;
+  for (let row = 0; row < h; row++) {
+    const crow = (row >> 1) * cw;
+    for (let col = 0; col < w; col++) {
+      const Y = 1.1643 * (y[row * w + col] - 16);
+      const U = u[crow + (col >> 1)] - 128;
+      const V = v[crow + (col >> 1)] - 128;
+      const o = (row * w + col) * 4;
+      out[o] = Y + 1.596 * V;
+      out[o + 1] = Y - 0.391 * U - 0.813 * V;
+      out[o + 2] = Y + 2.018 * U;
+      out[o + 3] = 255;
+    }
+  }
+}
+
+function canvas2dPainter(canvas: HTMLCanvasElement): Painter {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("no 2D canvas");
+  let image: ImageData | null = null;
+  return {
+    kind: "2d",
+    draw(frame) {
+      if (canvas.width !== frame.width || canvas.height !== frame.height || !image) {
+        canvas.width = frame.width;
+        canvas.height = frame.height;
+        image = ctx.createImageData(frame.width, frame.height);
+      }
+      i420ToRgba(frame, image.data);
+      ctx.putImageData(image, 0, 0);
+    },
+    dispose() {},
+  };
+}
+
+export function createPainter(canvas: HTMLCanvasElement, prefer2d = false): Painter {
+  return (!prefer2d && webglPainter(canvas)) || canvas2dPainter(canvas);
+}
+
+/** Per-tile statistics, read by the frame-rate measurement. */
+export interface TileStats {
+  received: number;
+  drawn: number;
+  errors: number;
+  painter: "webgl" | "2d" | "";
+}
+
+declare global {
+  interface Window {
+    __hearthVideoStats?: Record<string, TileStats>;
+  }
+}
+
+/**
+ * Routes frames to tiles by member key and draws each tile's newest frame on the next
+ * animation frame.
+ */
+export class FrameRouter {
+  private tiles = new Map<string, { painter: Painter; latest: VideoFrame | null; scheduled: boolean; stats: TileStats }>();
+  readonly stats: Record<string, TileStats> = {};
+  private badFrames = 0;
+
+  constructor() {
+    if (typeof window !== "undefined") window.__hearthVideoStats = this.stats;
+  }
+
+  /** Handles one binary frame; malformed ones are counted and dropped. */
+  push(buffer: ArrayBuffer): void {
+    let frame: VideoFrame;
+    try {
+      frame = parseFrame(buffer);
+    } catch (e) {
+      if (this.badFrames++ < 5) console.warn("dropping a video frame:", (e as Error).message);
+      return;
+    }
+    const tile = this.tiles.get(frame.member);
+    if (!tile) return;
+    tile.stats.received++;
+    tile.latest = frame; // newest frame wins
+    if (!tile.scheduled) {
+      tile.scheduled = true;
+      requestAnimationFrame(() => {
+        tile.scheduled = false;
+        const latest = tile.latest;
+        tile.latest = null;
+        if (!latest) return;
+        try {
+          tile.painter.draw(latest);
+          tile.stats.drawn++;
+        } catch (e) {
+          tile.stats.errors++;
+          if (tile.stats.errors < 3) console.warn("drawing a video frame failed", e);
+        }
+      });
+    }
+  }
+
+  attach(member: string, canvas: HTMLCanvasElement): () => void {
+    const painter = createPainter(canvas, new URLSearchParams(location.search).has("video2d"));
+    const stats: TileStats = { received: 0, drawn: 0, errors: 0, painter: painter.kind };
+    this.stats[member] = stats;
+    const tile = { painter, latest: null, scheduled: false, stats };
+    this.tiles.set(member, tile);
+    return () => {
+      if (this.tiles.get(member) === tile) {
+        this.tiles.delete(member);
+        delete this.stats[member];
+      }
+      painter.dispose();
+    };
+  }
+}
