@@ -76,8 +76,12 @@ pub enum CameraEvent {
     Report {
         /// The watcher.
         member: MemberId,
-        /// The fraction of packets lost since the previous report, 0.0 to 1.0.
+        /// The fraction of packets lost since the previous report, 0.0 to 1.0, as the report
+        /// says: after NACK retransmission repaired what it could.
         fraction_lost: f32,
+        /// The fraction of packets sent since the previous report that the watcher asked to
+        /// have resent (NACK), 0.0 to 1.0: the loss on the path before repair.
+        fraction_nacked: f32,
         /// The interarrival jitter, in 90 kHz timestamp units.
         jitter: u32,
     },

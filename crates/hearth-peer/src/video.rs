@@ -2,7 +2,7 @@
 //! VP8 track whose RTP we write ourselves, and [`VideoReceive`], which reassembles frames from
 //! the remote track and asks for keyframes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
@@ -278,6 +279,7 @@ async fn read_feedback(
     ssrc: u32,
     events: mpsc::Sender<CameraEvent>,
 ) {
+    let mut nacks = NackCount::default();
     while let Some(ev) = track.poll().await {
         let TrackLocalEvent::OnRtcpPacket(packets) = ev else {
             continue;
@@ -287,6 +289,10 @@ async fn read_feedback(
             let any = packet.as_any();
             if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
                 keyframe = true;
+            } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
+                if nack.media_ssrc == ssrc {
+                    nacks.add(nack);
+                }
             } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
                 for report in rr.reports.iter().filter(|r| r.ssrc == ssrc) {
                     offer_event(
@@ -294,6 +300,7 @@ async fn read_feedback(
                         CameraEvent::Report {
                             member,
                             fraction_lost: f32::from(report.fraction_lost) / 256.0,
+                            fraction_nacked: nacks.fraction(report.last_sequence_number),
                             jitter: report.jitter,
                         },
                     );
@@ -306,11 +313,51 @@ async fn read_feedback(
     }
 }
 
-/// Whether an inbound RTCP packet is for the sending application: a keyframe request or a
-/// receiver report.
+/// Counts the packets a watcher asked to have resent (NACK) between two receiver reports.
+///
+/// A receiver report's fraction lost counts a packet as received once its retransmission
+/// arrives, so with NACK repairing most losses it shows only what repair missed: 25 % loss on
+/// the path reads as a few percent, and a loss-based bitrate controller would never back off.
+/// The NACKed share of the packets sent is what the path really loses, which is what the
+/// controller needs (Google Congestion Control reads it from transport-wide feedback).
+#[derive(Debug, Default)]
+struct NackCount {
+    /// Sequence numbers NACKed since the last report; a packet asked for twice counts once.
+    nacked: BTreeSet<u16>,
+    /// The extended highest sequence number of the previous report.
+    last_highest: Option<u32>,
+}
+
+impl NackCount {
+    fn add(&mut self, nack: &TransportLayerNack) {
+        for pair in &nack.nacks {
+            self.nacked.extend(pair.packet_list());
+        }
+    }
+
+    /// The share of the packets sent since the previous report that were NACKed, given this
+    /// report's extended highest sequence number; 0 for the first report.
+    fn fraction(&mut self, highest: u32) -> f32 {
+        let nacked = std::mem::take(&mut self.nacked).len();
+        let sent = self.last_highest.map(|last| highest.wrapping_sub(last));
+        self.last_highest = Some(highest);
+        match sent {
+            // A report that goes backwards (reordered, or a new stream) says nothing.
+            Some(sent) if sent > 0 && sent < 1 << 16 => (nacked as f32 / sent as f32).min(1.0),
+            _ => 0.0,
+        }
+    }
+}
+
+/// Whether an inbound RTCP packet is for the sending application: a keyframe request, a
+/// receiver report, or a NACK (counted for bitrate adaptation; the NACK responder before this
+/// interceptor has already resent the packets).
 fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
-    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() || any.is::<ReceiverReport>()
+    any.is::<PictureLossIndication>()
+        || any.is::<FullIntraRequest>()
+        || any.is::<ReceiverReport>()
+        || any.is::<TransportLayerNack>()
 }
 
 /// Marks inbound keyframe requests and receiver reports for delivery to the application.
@@ -501,5 +548,46 @@ async fn read_video(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rtc::rtcp::transport_feedbacks::transport_layer_nack::NackPair;
+
+    use super::*;
+
+    fn nack(packet_id: u16, lost_packets: u16) -> TransportLayerNack {
+        TransportLayerNack {
+            nacks: vec![NackPair {
+                packet_id,
+                lost_packets,
+            }],
+            ..TransportLayerNack::default()
+        }
+    }
+
+    #[test]
+    fn nacked_share_counts_each_packet_once_per_report_interval() {
+        let mut count = NackCount::default();
+        // The first report only sets the baseline.
+        count.add(&nack(10, 0));
+        assert_eq!(count.fraction(100), 0.0);
+        // 100 packets sent; 5 NACKed (one of them twice, in two NACK packets).
+        count.add(&nack(120, 0b1011)); // 120, 121, 122, 124
+        count.add(&nack(150, 0));
+        count.add(&nack(150, 0));
+        assert_eq!(count.fraction(200), 0.05);
+        // Nothing NACKed in the next interval.
+        assert_eq!(count.fraction(300), 0.0);
+        // A report that goes backwards, or no packets sent, says nothing.
+        count.add(&nack(290, 0));
+        assert_eq!(count.fraction(250), 0.0);
+        assert_eq!(count.fraction(250), 0.0);
+        // More NACKs than packets (NACKs of old packets) cap at 1.
+        count.add(&nack(100, 0xffff));
+        assert_eq!(count.fraction(260), 1.0);
+        // Sequence numbers wrap; the extended number does not.
+        assert_eq!(count.fraction(65_536 + 260), 0.0);
     }
 }

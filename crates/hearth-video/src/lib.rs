@@ -24,7 +24,7 @@
 
 mod capture;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,14 @@ pub enum VideoEvent {
     /// We no longer receive `member`'s camera (we closed it, they turned it off, booted us,
     /// blocked us or left).
     Closed(MemberId),
+    /// The server refused to let us watch `member`'s camera (it is off, they booted or
+    /// blocked us, or we asked too fast); nothing is received from it. The text says why.
+    OpenRefused {
+        /// The camera's owner.
+        member: MemberId,
+        /// The server's words.
+        reason: String,
+    },
     /// The connection carrying a camera (ours to a watcher, or one we watch) changed state.
     PeerState {
         /// The other member.
@@ -238,7 +246,28 @@ fn concerns_video(event: &Event) -> bool {
             }
             | Event::IceServers(_)
             | Event::Closed(_)
-    )
+    ) || refusal_of_open(event).is_some()
+}
+
+/// If `event` says a `camera_open` we sent was not carried out, the reason.
+fn refusal_of_open(event: &Event) -> Option<String> {
+    match event {
+        Event::ServerError {
+            message,
+            src: Some(src),
+            ..
+        } if src == "camera_open" => Some(message.clone()),
+        Event::RateLimited {
+            retry_after_ms,
+            src: Some(src),
+        } if src == "camera_open" => Some(format!(
+            "opened cameras too fast; try again in {retry_after_ms} ms"
+        )),
+        Event::NotSent { what: "camera_open" } => {
+            Some("not in the room right now; try again once reconnected".to_string())
+        }
+        _ => None,
+    }
 }
 
 /// A running camera session: its handle, its events and its task.
@@ -272,6 +301,7 @@ impl VideoSession {
             camera: None,
             watch: None,
             watching: BTreeMap::new(),
+            pending_opens: VecDeque::new(),
             frames_received_total: 0,
         };
         let task = tokio::spawn(session.run(control_rx));
@@ -317,6 +347,10 @@ struct Session {
     camera: Option<Camera>,
     watch: Option<(CameraWatch, mpsc::Receiver<CameraEvent>)>,
     watching: BTreeMap<MemberId, Watched>,
+    /// `camera_open`s sent and not yet answered, oldest first. The server answers each, in
+    /// order, with `camera_opened` or an error naming only the request type, so the oldest
+    /// one is the one an error refers to.
+    pending_opens: VecDeque<MemberId>,
     frames_received_total: u64,
 }
 
@@ -397,13 +431,13 @@ impl Session {
             }
             Event::Watchers(watchers) => self.set_watchers(watchers.into_iter().collect()).await,
             Event::CameraOpened { member } => {
+                if let Some(at) = self.pending_opens.iter().position(|m| *m == member) {
+                    self.pending_opens.remove(at);
+                }
                 let _ = self.events.send(VideoEvent::Opened(member));
             }
             Event::CameraClosed { member } => {
-                if self.watching.remove(&member).is_some() {
-                    if let Some((watch, _)) = &mut self.watch {
-                        watch.close(member).await;
-                    }
+                if self.stop_watching(member).await {
                     let _ = self.events.send(VideoEvent::Closed(member));
                 }
             }
@@ -431,8 +465,28 @@ impl Session {
                     );
                 }
             }
-            _ => {}
+            other => {
+                if let Some(reason) = refusal_of_open(&other)
+                    && let Some(member) = self.pending_opens.pop_front()
+                {
+                    // Without this the camera would stay listed as watched, waiting for
+                    // video that never comes.
+                    self.stop_watching(member).await;
+                    let _ = self.events.send(VideoEvent::OpenRefused { member, reason });
+                }
+            }
         }
+    }
+
+    /// Forgets a camera we watch and closes its connection; false if we did not watch it.
+    async fn stop_watching(&mut self, member: MemberId) -> bool {
+        if self.watching.remove(&member).is_none() {
+            return false;
+        }
+        if let Some((watch, _)) = &mut self.watch {
+            watch.close(member).await;
+        }
+        true
     }
 
     /// The camera watcher, created on first use.
@@ -501,13 +555,11 @@ impl Session {
                     },
                 );
                 self.watch_mut().open(member);
+                self.pending_opens.push_back(member);
                 let _ = self.client.send(Command::CameraOpen { member }).await;
             }
             Control::Close(member) => {
-                if self.watching.remove(&member).is_some() {
-                    if let Some((watch, _)) = &mut self.watch {
-                        watch.close(member).await;
-                    }
+                if self.stop_watching(member).await {
                     let _ = self.client.send(Command::CameraClose { member }).await;
                 }
             }
@@ -599,9 +651,12 @@ impl Session {
             CameraEvent::Report {
                 member,
                 fraction_lost,
+                fraction_nacked,
                 ..
             } => {
-                camera.loss.insert(member, fraction_lost);
+                // The path's loss before repair: retransmissions cost bandwidth too, and
+                // loss that NACK hides now shows as frozen frames once it grows.
+                camera.loss.insert(member, fraction_lost.max(fraction_nacked));
                 // One encoding serves every watcher, so the worst link decides.
                 let worst = camera.loss.values().copied().fold(0.0f32, f32::max);
                 let before = self.bitrate.bitrate_kbps();
@@ -691,6 +746,7 @@ impl Session {
     }
 
     async fn close_watch(&mut self) {
+        self.pending_opens.clear();
         if let Some((watch, _)) = self.watch.take() {
             watch.close_all().await;
         }

@@ -156,6 +156,16 @@ async fn unwatch_boot_and_camera_off_each_stop_the_stream() {
             _ => None,
         })
         .await;
+    carol
+        .expect_video("the refusal reported", |e| {
+            matches!(e, VideoEvent::OpenRefused { member, .. } if *member == alice.id)
+                .then_some(())
+        })
+        .await;
+    assert!(
+        carol.stats().await.watching.is_empty(),
+        "a refused camera is not listed as watched"
+    );
 
     // Camera off: bob watches again, then alice turns the camera off.
     let slot = bob.open(alice.id).await;

@@ -201,6 +201,19 @@ pub struct Watched {
     pub unreadable: usize,
 }
 
+impl Watched {
+    /// The frames shown were in capture order, none repeated, and every one readable (no
+    /// damaged picture reached the screen).
+    pub fn assert_in_order_and_whole(&self) {
+        let numbers: Vec<u32> = self.stamps.iter().map(|(_, s)| s.frame_number).collect();
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "frames out of order: {numbers:?}"
+        );
+        assert_eq!(self.unreadable, 0, "a damaged picture was shown");
+    }
+}
+
 pub async fn watch_for(slot: &FrameSlot<I420Frame>, window: Duration) -> Watched {
     let end = Instant::now() + window;
     let mut out = Watched {
@@ -224,10 +237,10 @@ pub async fn first_frame(slot: &FrameSlot<I420Frame>) -> Duration {
     let start = Instant::now();
     tokio::time::timeout(WAIT, async {
         loop {
-            if let Some(frame) = slot.take() {
-                if read_stamp(&frame).is_some() {
-                    return start.elapsed();
-                }
+            if let Some(frame) = slot.take()
+                && read_stamp(&frame).is_some()
+            {
+                return start.elapsed();
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
