@@ -92,6 +92,9 @@ async fn five_percent_loss_still_gives_a_picture_that_recovers() {
 /// or counts as lost after 400 ms without repair, and the keyframe request and the keyframe
 /// then take a round trip and a frame interval.
 const BLACKOUT_RECOVERY: Duration = Duration::from_millis(1000);
+/// Frames a recovered picture must show in 2 s (20 fps): moving, not stuttering. The full
+/// rate is asserted without impairment in `camera.rs`.
+const RECOVERED_FRAMES: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_blackout_the_watcher_asks_for_a_keyframe_and_the_picture_comes_back() {
@@ -162,7 +165,7 @@ async fn after_a_blackout_the_watcher_asks_for_a_keyframe_and_the_picture_comes_
     );
     after.assert_in_order_and_whole();
     assert!(
-        numbers.len() >= 50,
+        numbers.len() >= RECOVERED_FRAMES,
         "only {} frames in the 2 s after recovery",
         numbers.len()
     );
@@ -207,7 +210,7 @@ async fn heavy_loss_lowers_the_bitrate_and_it_recovers_after() {
     eprintln!("bitrate {start} kb/s, cut to {cut}, low {low}, recovered to {recovered}");
     let after = watch_for(&slot, Duration::from_secs(2)).await;
     assert!(
-        after.stamps.len() >= 50,
+        after.stamps.len() >= RECOVERED_FRAMES,
         "the picture did not recover: {} frames in 2 s",
         after.stamps.len()
     );
