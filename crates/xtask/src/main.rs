@@ -77,6 +77,7 @@ fn test(root: &Path) -> ExitCode {
         "System packages",
         "UI dependencies and build",
         "UI unit tests",
+        "UI browser tests",
         "Rust tests",
         "Fuzz smoke",
     ]);
@@ -84,6 +85,7 @@ fn test(root: &Path) -> ExitCode {
         return plan.finish(None);
     }
     plan.step(|| ui::test(root));
+    plan.step(|| ui::browser_test(root));
     let mut counts = None;
     plan.step(|| {
         let (result, seen) = rust::test(root);

@@ -49,6 +49,8 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     // A virtual display, so GUI tests run on machines without a screen (CI).
     SystemPackage { debian: "xvfb", fedora: "xorg-x11-server-Xvfb", arch: "xorg-server-xvfb" },
     SystemPackage { debian: "xauth", fedora: "xorg-x11-xauth", arch: "xorg-xauth" },
+    // The UI's browser tests: Playwright drives this Chromium headless (never a downloaded one).
+    SystemPackage { debian: "chromium", fedora: "chromium", arch: "chromium" },
 ];
 
 /// Waiting for the dpkg lock instead of failing at once matters on fresh cloud machines,

@@ -1,5 +1,6 @@
 //! The web UI in ui/: npm dependencies, the production build in ui/dist that the Tauri
-//! build embeds, and the UI's unit tests.
+//! build embeds, the UI's unit tests, and its browser tests (Playwright driving the system's
+//! Chromium against the built UI with the mock backend).
 
 use std::fs;
 use std::path::Path;
@@ -52,6 +53,43 @@ pub fn test(root: &Path) -> StepResult {
         npm_test.env("CI", "true");
     }
     cmd::run(&mut npm_test)?;
+    Ok(Outcome::Done)
+}
+
+/// Where the browser tests find Chromium unless `HEARTH_CHROMIUM` names another binary:
+/// Debian's `chromium` package (never a browser Playwright downloads).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+pub fn browser_test(root: &Path) -> StepResult {
+    let ui = root.join("ui");
+    if !ui.join("package.json").is_file() {
+        return Ok(Outcome::Skipped(
+            "ui/package.json does not exist yet".to_string(),
+        ));
+    }
+    if script(&ui, "test:e2e")?.is_none() {
+        return Ok(Outcome::Skipped(
+            "ui/package.json has no test:e2e script".to_string(),
+        ));
+    }
+    let chromium = std::env::var_os("HEARTH_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(CHROMIUM).to_path_buf());
+    if !chromium.is_file() {
+        return Err(format!(
+            "the UI browser tests need Chromium at {}: install the chromium package (the \
+             system packages step does on Debian and Ubuntu), or set HEARTH_CHROMIUM to a \
+             Chromium binary",
+            chromium.display()
+        ));
+    }
+    // The tests serve ui/dist, which the build step has just written.
+    let mut e2e = npm(&ui);
+    e2e.args(["run", "test:e2e"]).env("HEARTH_CHROMIUM", &chromium);
+    if std::env::var_os("CI").is_none() {
+        e2e.env("CI", "true");
+    }
+    cmd::run(&mut e2e)?;
     Ok(Outcome::Done)
 }
 

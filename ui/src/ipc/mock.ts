@@ -8,6 +8,7 @@
 // `wrong` is refused; the name `Alice` is taken; you join as an operator.
 
 import type { Backend, Unsubscribe } from "./backend";
+import { defaultSettings } from "./defaults";
 import { buildFrame } from "./frame";
 import type {
   AppEvent,
@@ -53,19 +54,6 @@ declare global {
 const PAGE = 30;
 const FPS = 30;
 
-const DEFAULT_SETTINGS: Settings = {
-  input_device: null,
-  output_device: null,
-  camera_device: null,
-  push_to_talk: false,
-  push_to_talk_key: null,
-  voice_activation_threshold: 0.2,
-  noise_suppression: true,
-  frame_ms: 20,
-  camera_resolution: { width: 640, height: 480, fps: 30 },
-  theme: "system",
-  display_name: "",
-};
 
 function member(id: MemberId, name: string, extra: Partial<Member> = {}): Member {
   return {
@@ -100,7 +88,7 @@ const LINES = [
 export function mockBackend(): Backend & { control: MockControl } {
   const listeners = new Set<(e: AppEvent) => void>();
   const frameListeners = new Set<(f: ArrayBuffer) => void>();
-  let settings: Settings = { ...DEFAULT_SETTINGS };
+  let settings: Settings = defaultSettings();
   let host: HostStatus = { state: "off", last_error: null };
   let recent: RecentServer[] = [
     { address: "192.168.1.20:7777/lobby", name: "Sam", room: "lobby", last_joined: Date.now() - 86_400_000 },
@@ -277,20 +265,38 @@ export function mockBackend(): Backend & { control: MockControl } {
   function makeFrame(memberKey: string, n: number): ArrayBuffer {
     const seed = memberKey === "" ? 0 : Number(memberKey);
     return buildFrame(W, H, Math.round((performance.now() - started) * 1000), memberKey, (y, u, v) => {
-      const shift = (n * 4) & 255;
+      const shift = (n * 256 / RING) & 255;
       for (let row = 0; row < H; row++) {
         const base = row * W;
         const r = (row + shift) & 255;
         for (let col = 0; col < W; col++) y[base + col] = ((col + r) & 255) >> 1 | 64;
       }
-      const bx = (n * 7) % (W - 80);
-      const by = Math.abs(((n * 5) % (2 * (H - 80))) - (H - 80));
+      const phase = n / RING;
+      const bx = Math.round((W - 80) * (0.5 + 0.5 * Math.sin(2 * Math.PI * phase)));
+      const by = Math.round((H - 80) * (0.5 + 0.5 * Math.cos(2 * Math.PI * phase)));
       for (let row = by; row < by + 80; row++) y.fill(235, row * W + bx, row * W + bx + 80);
       u.fill(96 + ((seed * 37) & 63));
       v.fill(96 + ((seed * 71) & 127));
     });
   }
+  // Frames are made once per camera for a loop of RING frames and then reused (only the
+  // timestamp is rewritten), so the mock itself costs little CPU and the frame-rate
+  // measurement measures drawing.
+  const RING = 30;
+  const rings = new Map<string, ArrayBuffer[]>();
   let frameNo = 0;
+  function frameFor(key: string): ArrayBuffer {
+    let ring = rings.get(key);
+    if (!ring) rings.set(key, (ring = []));
+    const slot = frameNo % RING;
+    if (!ring[slot]) ring[slot] = makeFrame(key, slot);
+    const frame = ring[slot];
+    const view = new DataView(frame);
+    const us = Math.round((performance.now() - started) * 1000);
+    view.setUint32(12, us % 0x100000000, true);
+    view.setUint32(16, Math.floor(us / 0x100000000), true);
+    return frame;
+  }
   timers.push(
     setInterval(() => {
       if (frameListeners.size === 0) return;
@@ -298,7 +304,7 @@ export function mockBackend(): Backend & { control: MockControl } {
       const sources = [...camera.opened.map(String)];
       if (camera.on) sources.push("");
       for (const key of sources) {
-        const frame = makeFrame(key, frameNo);
+        const frame = frameFor(key);
         sent[key] = (sent[key] ?? 0) + 1;
         for (const l of frameListeners) l(frame);
       }

@@ -4,6 +4,7 @@
 
 import { selectBackend, type Backend } from "../ipc";
 import type { AppEvent, DeviceList, RecentServer, Settings } from "../ipc/types";
+import { defaultSettings } from "../ipc/defaults";
 import { errorMessage } from "./errors";
 import { apply, expireTyping, initialState, pushNotice } from "./state";
 import { FrameRouter } from "./video";
@@ -76,17 +77,17 @@ export async function startApp(): Promise<void> {
     ui.now = Date.now();
     expireTyping(app, ui.now);
   }, 1000);
+  // Quietly: a shell that lacks one of these still shows a working app (with defaults).
+  const quiet = <T,>(p: Promise<T>) => p.catch((e) => (console.warn("startup:", e), undefined));
   const [settings, host, lan, recent, devices] = await Promise.all([
-    call((x) => x.get_settings()),
-    call((x) => x.host_status()),
-    call((x) => x.lan_rooms()),
-    call((x) => x.recent_servers()),
-    call((x) => x.list_devices()),
+    quiet(b.get_settings()),
+    quiet(b.host_status()),
+    quiet(b.lan_rooms()),
+    quiet(b.recent_servers()),
+    quiet(b.list_devices()),
   ]);
-  if (settings) {
-    ui.settings = settings;
-    applyTheme(settings.theme);
-  }
+  ui.settings = settings ?? defaultSettings();
+  applyTheme(ui.settings.theme);
   if (host) app.host = host;
   if (lan) app.lan_rooms = lan;
   if (recent) ui.recent = recent;

@@ -24,3 +24,23 @@ describe("error wording", () => {
     expect(errorMessage(undefined)).toBe("Something went wrong.");
   });
 });
+
+import { normalizeHostStatus } from "../ipc/legacy";
+
+describe("host status from the current shell", () => {
+  it("maps the old camelCase shape to the new one", () => {
+    expect(
+      normalizeHostStatus({ state: "running", address: "0.0.0.0:7777", port: 7777, lanAddress: "192.168.1.20:7777", passwordProtected: true }, "den"),
+    ).toEqual({
+      state: "on",
+      port: 7777,
+      room_name: "den",
+      password_protected: true,
+      lan_addresses: ["192.168.1.20:7777"],
+      join_link: "hearth://192.168.1.20:7777/den",
+    });
+    expect(normalizeHostStatus({ state: "stopped", lastError: "crashed" })).toEqual({ state: "off", last_error: "crashed" });
+    const fresh = { state: "off", last_error: null } as const;
+    expect(normalizeHostStatus(fresh)).toBe(fresh);
+  });
+});

@@ -1,8 +1,8 @@
 // Drawing I420 video frames on a canvas, newest frame wins.
 //
 // Frames arrive from the backend as fast as they come (frame.ts). Each tile keeps only the
-// latest frame: a new one replaces the one waiting, and one requestAnimationFrame callback per
-// tile draws whatever is latest. There is no queue, so a slow screen drops frames instead of
+// latest frame: a new one replaces the one waiting, and one requestAnimationFrame callback
+// draws every tile's latest frame. There is no queue, so a slow screen drops frames instead of
 // falling behind.
 //
 // WebGL: the three planes are uploaded as single-channel (LUMINANCE) textures and a fragment
@@ -83,9 +83,15 @@ function webglPainter(canvas: HTMLCanvasElement): Painter | null {
       kind: "webgl",
       draw(frame) {
         const { width: w, height: h } = frame;
-        if (canvas.width !== w || canvas.height !== h) {
-          canvas.width = w;
-          canvas.height = h;
+        // Render at the size the tile is shown (never above the frame's own size): the shader
+        // scales, and a smaller drawing buffer is less to fill and composite.
+        const shown = canvas.clientWidth * (window.devicePixelRatio || 1);
+        const scale = shown > 0 ? Math.min(1, shown / w) : 1;
+        const cw = Math.max(2, Math.round(w * scale));
+        const ch = Math.max(2, Math.round(h * scale));
+        if (canvas.width !== cw || canvas.height !== ch) {
+          canvas.width = cw;
+          canvas.height = ch;
         }
         const planes: [Uint8Array, number, number][] = [
           [frame.y, w, h],
@@ -103,7 +109,7 @@ function webglPainter(canvas: HTMLCanvasElement): Painter | null {
           }
         });
         size = key;
-        gl.viewport(0, 0, w, h);
+        gl.viewport(0, 0, cw, ch);
         gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
       },
       dispose() {
@@ -179,7 +185,8 @@ declare global {
  * animation frame.
  */
 export class FrameRouter {
-  private tiles = new Map<string, { painter: Painter; latest: VideoFrame | null; scheduled: boolean; stats: TileStats }>();
+  private tiles = new Map<string, { painter: Painter; latest: VideoFrame | null; stats: TileStats }>();
+  private scheduled = false;
   readonly stats: Record<string, TileStats> = {};
   private badFrames = 0;
 
@@ -200,21 +207,26 @@ export class FrameRouter {
     if (!tile) return;
     tile.stats.received++;
     tile.latest = frame; // newest frame wins
-    if (!tile.scheduled) {
-      tile.scheduled = true;
-      requestAnimationFrame(() => {
-        tile.scheduled = false;
-        const latest = tile.latest;
-        tile.latest = null;
-        if (!latest) return;
-        try {
-          tile.painter.draw(latest);
-          tile.stats.drawn++;
-        } catch (e) {
-          tile.stats.errors++;
-          if (tile.stats.errors < 3) console.warn("drawing a video frame failed", e);
-        }
-      });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      requestAnimationFrame(() => this.drawAll());
+    }
+  }
+
+  /** Draws each tile's latest frame, once per animation frame. */
+  private drawAll(): void {
+    this.scheduled = false;
+    for (const tile of this.tiles.values()) {
+      const latest = tile.latest;
+      tile.latest = null;
+      if (!latest) continue;
+      try {
+        tile.painter.draw(latest);
+        tile.stats.drawn++;
+      } catch (e) {
+        tile.stats.errors++;
+        if (tile.stats.errors < 3) console.warn("drawing a video frame failed", e);
+      }
     }
   }
 
@@ -222,7 +234,7 @@ export class FrameRouter {
     const painter = createPainter(canvas, new URLSearchParams(location.search).has("video2d"));
     const stats: TileStats = { received: 0, drawn: 0, errors: 0, painter: painter.kind };
     this.stats[member] = stats;
-    const tile = { painter, latest: null, scheduled: false, stats };
+    const tile: { painter: Painter; latest: VideoFrame | null; stats: TileStats } = { painter, latest: null, stats };
     this.tiles.set(member, tile);
     return () => {
       if (this.tiles.get(member) === tile) {
