@@ -65,12 +65,13 @@ test.describe("host", () => {
 
     await page.getByTestId("host-port").fill("7000");
     await toggle.click();
-    await expect(page.getByRole("alert")).toContainText("already used by another program");
+    await expect(page.getByTestId("host-error")).toContainText("already used by another program");
 
     await page.getByTestId("host-port").fill("7777");
     await page.getByTestId("host-room").fill("lan-night");
     await toggle.click();
     await expect(toggle).toHaveAttribute("aria-checked", "true");
+    await expect(page.getByTestId("host-error")).toHaveCount(0);
     await expect(page.getByTestId("join-link")).toHaveText("hearth://192.168.1.20:7777/lan-night");
     await expect(page.getByTestId("lan-addresses")).toContainText("192.168.1.20:7777");
     const modules = await page.getByTestId("host-qr").locator("rect").count();
