@@ -2,9 +2,8 @@
 import { expect, test } from "@playwright/test";
 import { canvasStats, join, shot, watchErrors } from "./helpers";
 
+// The mock's test hook is window.__hearthMock (src/ipc/mock.ts, MockControl).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const hook = "(window as any).__hearthMock";
-void hook;
 
 test.describe("start", () => {
   test("join form, LAN rooms, recent servers, validation and a failed join", async ({ page }) => {
@@ -158,6 +157,7 @@ test.describe("room", () => {
     await page.getByTestId("dm-Bob").click();
     await expect(page.getByTestId("chat-title")).toHaveText("@Bob");
     await expect(page.locator(".mention.self")).toHaveText("@Sam");
+    await expect(page.locator(".message.mentioned")).toHaveCount(1);
     await page.getByTestId("composer").fill("hi Bob");
     await page.getByTestId("composer").press("Enter");
     await expect(page.getByTestId("message").filter({ hasText: "got it: hi Bob" })).toHaveCount(1);
@@ -207,6 +207,28 @@ test.describe("room", () => {
     await page.getByTestId("send").click();
     const sent = page.getByTestId("message").filter({ hasText: "look" });
     await expect(sent.locator("img")).toHaveCount(1);
+    await expect(page.getByTestId("image-preview")).toHaveCount(0);
+  });
+
+  test("image drop shows a preview; a wrong file type is explained", async ({ page }) => {
+    await join(page);
+    const drop = async (type: string, bytes: number[]) =>
+      page.evaluate(
+        ([type, bytes]) => {
+          const data = new DataTransfer();
+          data.items.add(new File([new Uint8Array(bytes as number[])], "dropped", { type: type as string }));
+          const target = document.querySelector('[data-testid="messages"]')!;
+          target.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+          target.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+        },
+        [type, bytes] as const,
+      );
+    await drop("text/html", [60, 98, 62]);
+    await expect(page.getByRole("alert")).toContainText("Only PNG, JPEG, GIF and WebP pictures can be sent.");
+    // A 1x1 GIF.
+    await drop("image/gif", [71, 73, 70, 56, 57, 97, 1, 0, 1, 0, 0, 0, 0, 59]);
+    await expect(page.getByTestId("image-preview")).toBeVisible();
+    await page.getByTestId("composer").press("Escape");
     await expect(page.getByTestId("image-preview")).toHaveCount(0);
   });
 
@@ -331,6 +353,19 @@ test.describe("room", () => {
     expect(errors).toEqual([]);
   });
 
+  test("kicked: back to the start screen with the reason", async ({ page }) => {
+    await join(page);
+    await page.evaluate(() =>
+      (window as any).__hearthMock.emit({
+        type: "connection",
+        status: { state: "failed", address: "192.168.1.20:7777/lobby", code: "kicked", message: "spamming" },
+      }),
+    );
+    await expect(page.getByTestId("connection")).toContainText("You were removed from the room by an operator. (spamming)");
+    await expect(page.getByTestId("join-address")).toBeVisible();
+    await expect(page.getByTestId("tab-room")).toBeDisabled();
+  });
+
   test("errors in plain words and the reconnect banner", async ({ page }) => {
     await join(page);
     await page.evaluate(() => (window as any).__hearthMock.error("room_locked", "room is locked"));
@@ -404,6 +439,10 @@ test.describe("settings and layout", () => {
     await shot(page, "16-members-drawer-800x600");
     await page.getByRole("button", { name: "Close member list" }).click();
     await expect(page.getByTestId("member-list")).toBeHidden();
+    await page.getByTestId("members-toggle").click();
+    await page.getByTestId("presence").focus();
+    await page.keyboard.press("Escape");
+    await expect(page.getByTestId("member-list")).toBeHidden();
     await expect(page.getByTestId("composer")).toBeVisible();
   });
 
@@ -421,5 +460,22 @@ test.describe("settings and layout", () => {
     await page.getByTestId("join-address").focus();
     const outline = await page.getByTestId("join-address").evaluate((el) => getComputedStyle(el).outlineStyle);
     expect(outline).not.toBe("none");
+  });
+
+  test("keyboard in the room: channels with Enter, message actions on focus, Escape cancels a reply", async ({ page }) => {
+    await join(page);
+    await page.getByTestId("channel-memes").focus();
+    await page.keyboard.press("Enter");
+    await expect(page.getByTestId("chat-title")).toHaveText("#memes");
+    // The composer has focus after switching; Shift+Tab walks back into the last message's actions.
+    await expect(page.getByTestId("composer")).toBeFocused();
+    const last = page.getByTestId("message").last();
+    await last.getByTestId("reply").focus();
+    await expect(last.getByTestId("reply")).toBeVisible();
+    await page.keyboard.press("Enter");
+    await expect(page.getByTestId("replying")).toBeVisible();
+    await expect(page.getByTestId("composer")).toBeFocused();
+    await page.keyboard.press("Escape");
+    await expect(page.getByTestId("replying")).toHaveCount(0);
   });
 });

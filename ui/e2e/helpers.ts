@@ -26,11 +26,6 @@ export async function join(page: Page, name = "Sam"): Promise<void> {
   await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "connected");
 }
 
-/** Runs code against the mock backend's test hook. */
-export async function mock<T>(page: Page, fn: (control: NonNullable<Window["__hearthMock"]>) => T): Promise<T> {
-  return page.evaluate(`(${fn.toString()})(window.__hearthMock)`) as Promise<T>;
-}
-
 /** Statistics of a canvas: distinct colours sampled and mean brightness. */
 export async function canvasStats(page: Page, selector: string) {
   return page.evaluate((sel) => {
