@@ -85,7 +85,8 @@ pub fn browser_test(root: &Path) -> StepResult {
     }
     // The tests serve ui/dist, which the build step has just written.
     let mut e2e = npm(&ui);
-    e2e.args(["run", "test:e2e"]).env("HEARTH_CHROMIUM", &chromium);
+    e2e.args(["run", "test:e2e"])
+        .env("HEARTH_CHROMIUM", &chromium);
     if std::env::var_os("CI").is_none() {
         e2e.env("CI", "true");
     }
