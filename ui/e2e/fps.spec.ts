@@ -6,8 +6,13 @@ import { join, shot } from "./helpers";
 
 const SECONDS = 5;
 
-test("four 640x480@30 camera tiles: rendered frames per second", async ({ page }) => {
-  await join(page);
+// WebGL is what the app uses; the 2D canvas is its fallback (`?video2d` forces it).
+for (const [painter, path] of [
+  ["webgl", "/"],
+  ["2d", "/?video2d"],
+] as const) {
+test(`four 640x480@30 camera tiles, ${painter}: rendered frames per second`, async ({ page }) => {
+  await join(page, "Sam", path);
   await page.evaluate(() => (window as any).__hearthMock.setLively(false));
   await page.getByTestId("video-toggle").click();
   for (const name of ["Alice", "Bob", "Carol", "Dave"]) {
@@ -36,7 +41,9 @@ test("four 640x480@30 camera tiles: rendered frames per second", async ({ page }
     lines.push(`tile member ${member}: ${drawn.toFixed(1)} fps drawn, ${received.toFixed(1)} fps received (${end.painter})`);
     expect(end.drawn - start.drawn, `tile ${member} rendered no frames`).toBeGreaterThan(0);
   }
-  console.log(`video tiles over ${elapsed.toFixed(1)} s:\n  ${lines.join("\n  ")}`);
+  console.log(`video tiles (${painter}) over ${elapsed.toFixed(1)} s:\n  ${lines.join("\n  ")}`);
   expect(lines).toHaveLength(4);
-  await shot(page, "17-four-cameras");
+  expect(Object.values(after.tiles).every((t) => t.painter === painter)).toBe(true);
+  await shot(page, `17-four-cameras-${painter}`);
 });
+}

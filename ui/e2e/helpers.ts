@@ -17,8 +17,8 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-export async function join(page: Page, name = "Sam"): Promise<void> {
-  await page.goto("/");
+export async function join(page: Page, name = "Sam", path = "/"): Promise<void> {
+  await page.goto(path);
   await page.getByTestId("join-address").fill("192.168.1.20:7777/lobby");
   await page.getByTestId("join-name").fill(name);
   await page.getByTestId("join-submit").click();

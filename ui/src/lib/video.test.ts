@@ -18,6 +18,19 @@ describe("i420ToRgba", () => {
     expect(red[1]).toBeLessThan(20);
     expect(red[2]).toBeLessThan(20);
   });
+
+  it("writes a half-size picture with step 2", () => {
+    const frame = parseFrame(
+      buildFrame(4, 4, 0, "", (Y, U, V) => {
+        Y.forEach((_, i) => (Y[i] = i % 4 < 2 ? 16 : 235)); // left half black, right white
+        U.fill(128);
+        V.fill(128);
+      }),
+    );
+    const out = new Uint8ClampedArray(2 * 2 * 4);
+    i420ToRgba(frame, out, 2);
+    expect([...out]).toEqual([0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255]);
+  });
 });
 
 describe("FrameRouter", () => {
