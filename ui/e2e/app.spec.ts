@@ -68,7 +68,7 @@ test.describe("host", () => {
 
     await page.getByTestId("host-port").fill("7777");
     await page.getByTestId("host-room").fill("lan-night");
-    await toggle.click();
+    await page.getByTestId("host-room").press("Enter"); // Enter in the form starts hosting too
     await expect(toggle).toHaveAttribute("aria-checked", "true");
     await expect(page.getByTestId("host-error")).toHaveCount(0);
     await expect(page.getByTestId("join-link")).toHaveText("hearth://192.168.1.20:7777/lan-night");
