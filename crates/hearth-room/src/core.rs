@@ -1047,7 +1047,7 @@ impl<S: Store> RoomCore<S> {
         }
         if let Some(parent) = reply_to {
             let found = self.store.get(&room, parent).map_err(internal)?;
-            if !found.is_some_and(|p| p.conv == conv.key) {
+            if found.is_none_or(|p| p.conv != conv.key) {
                 return Err((ErrorKind::NotFound, format!("no message {parent} to reply to here")));
             }
         }
