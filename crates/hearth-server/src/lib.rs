@@ -7,23 +7,27 @@
 //! - The *accept loop* (inside [`run`]) owns the listener and a `JoinSet` of connection tasks.
 //! - The *room task* owns the [`hearth_room::RoomCore`] and with it all room state and the
 //!   history store. It is the only task that mutates state.
+//! - A few *writer shards* (one per runtime worker) own the write side of the sockets: they
+//!   write what the room task sends straight to the sockets, and queue it for the connection
+//!   task only when a socket does not take it at once (see `fanout.rs`).
 //! - One *connection task* per socket decodes frames, forwards them to the room task, and
-//!   writes what the room task queues for it. It holds no room state.
+//!   writes what its shard queues for it. It holds no room state.
 //!
 //! Shutdown flows one way: the shutdown future stops the accept loop, which tells the room
-//! task; the room task sends every client `shutdown` and a close frame, then drops their
-//! queues, which ends the connection tasks; `run` waits for them and flushes history.
+//! task; the room task sends every client `shutdown` and a close frame through the shards,
+//! which ends the connection tasks; `run` waits for them and the shards, and flushes history.
 #![deny(missing_docs)]
 
 pub mod config;
 mod convert;
+mod fanout;
 mod http;
 mod sqlite;
 
 pub use config::Config;
 pub use sqlite::SqliteStore;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::task::Poll;
 
+use fanout::{ConnSocket, ShardMsg, Shards};
 use futures_util::{SinkExt, StreamExt};
 use hearth_room::{ConnId, Millis, Output, RoomCore, Settings};
 use hearth_wire as wire;
@@ -69,7 +74,7 @@ pub fn without_frame_logging(filter: tracing_subscriber::EnvFilter) -> tracing_s
 const OUTBOX: usize = 1024;
 /// Inputs queued for the room task; senders wait when it is full, which slows down readers.
 const INBOX: usize = 8192;
-/// Queued messages a connection task writes with one `writev`.
+/// Messages written to one socket with one `writev` (by a shard or a connection task).
 const WRITE_BATCH: usize = 32;
 /// Pending TCP connections the kernel keeps while the accept loop catches up. The OS default
 /// tokio uses (128) drops connection attempts when a whole LAN party reconnects at once.
@@ -98,13 +103,19 @@ pub async fn run(
     config.validate()?;
     let store = SqliteStore::open(config.data_dir.as_deref()).map_err(|e| ServerError::Storage(e.0))?;
     let settings = settings(&config);
+    // One shard per worker thread, so that a broadcast's writes use every core.
+    let (slow, slow_rx) = mpsc::unbounded_channel();
+    let mut shard_tasks = JoinSet::new();
+    let shards = Shards::start(tokio::runtime::Handle::current().metrics().num_workers(), &slow, &mut shard_tasks);
+    drop(slow);
     let shared = Arc::new(Shared {
         allowed_origins: config.allowed_origins.clone(),
         ws_config: ws_config(config.limits.max_frame_bytes as usize),
+        shards: shards.clone(),
     });
     let clock = Clock::start();
     let (inbox, inbox_rx) = mpsc::channel(INBOX);
-    let room = tokio::spawn(room_task(RoomCore::new(settings, store), inbox_rx, clock));
+    let room = tokio::spawn(room_task(RoomCore::new(settings, store), inbox_rx, slow_rx, shards, clock));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, rooms = config.rooms.len(), "hearth server listening");
     }
@@ -141,6 +152,16 @@ pub async fn run(
     if drained.is_err() {
         conns.abort_all();
     }
+    // The shards end once nothing can send to them any more: the room task and every
+    // connection task have ended, and `shared` goes here.
+    drop(shared);
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        while shard_tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        shard_tasks.abort_all();
+    }
     core.store_mut().checkpoint().map_err(|e| ServerError::Storage(e.0))?;
     Ok(())
 }
@@ -149,6 +170,7 @@ pub async fn run(
 struct Shared {
     allowed_origins: Vec<String>,
     ws_config: WebSocketConfig,
+    shards: Shards,
 }
 
 /// tungstenite's defaults allocate 128 KiB buffers per socket and accept 64 MiB messages;
@@ -244,7 +266,7 @@ impl Clock {
 
 /// What connection tasks tell the room task.
 enum Input {
-    Connect { id: ConnId, peer: SocketAddr, outbox: mpsc::Sender<Outbound> },
+    Connect { id: ConnId, peer: SocketAddr, socket: Arc<TcpStream>, outbox: mpsc::Sender<Outbound> },
     Command { id: ConnId, cmd: hearth_room::Command },
     Invalid {
         id: ConnId,
@@ -259,9 +281,13 @@ enum Input {
     Shutdown,
 }
 
-/// What the room task queues for a connection.
+/// What a shard queues for a connection. Every one of them gives the connection task the
+/// right to write its socket (see `fanout.rs`).
 enum Outbound {
-    Text(Utf8Bytes),
+    /// A text message, of whose frame the shard has already written `sent` bytes.
+    Text { text: Utf8Bytes, sent: usize },
+    /// Write what tungstenite holds (a pong), then give the right back.
+    Handover,
     Close { code: u16, reason: String },
 }
 
@@ -269,24 +295,36 @@ enum Outbound {
 async fn room_task(
     mut core: RoomCore<SqliteStore>,
     mut inbox: mpsc::Receiver<Input>,
+    mut slow: mpsc::UnboundedReceiver<ConnId>,
+    shards: Shards,
     clock: Clock,
 ) -> RoomCore<SqliteStore> {
     let limits = convert::limits_out(core.settings());
-    let mut router = Router { outboxes: HashMap::new(), slow: Vec::new(), limits };
+    let mut router = Router { conns: HashSet::new(), shards, limits };
     loop {
         let wake = core.poll_timeout().map(|at| clock.instant(at));
         let input = tokio::select! {
             input = inbox.recv() => input,
+            Some(id) = slow.recv() => {
+                // The shard has already dropped the connection's queue.
+                if router.conns.remove(&id) {
+                    tracing::info!(conn = id, "dropping a connection that stopped reading");
+                    core.handle_disconnect(clock.now(), id);
+                    router.drain(&mut core);
+                }
+                continue;
+            }
             () = sleep_until(wake) => {
                 core.handle_timeout(clock.now());
-                router.drain(&mut core, clock);
+                router.drain(&mut core);
                 continue;
             }
         };
         let now = clock.now();
         match input {
-            Some(Input::Connect { id, peer, outbox }) => {
-                router.outboxes.insert(id, outbox);
+            Some(Input::Connect { id, peer, socket, outbox }) => {
+                router.conns.insert(id);
+                router.shards.send(id, ShardMsg::Add { id, socket, outbox });
                 core.handle_connect(now, id, peer.ip());
             }
             Some(Input::Command { id, cmd }) => core.handle_command(now, id, cmd),
@@ -295,7 +333,9 @@ async fn room_task(
             }
             Some(Input::Oversize { id }) => core.handle_oversize(now, id),
             Some(Input::Disconnect { id }) => {
-                router.outboxes.remove(&id);
+                if router.conns.remove(&id) {
+                    router.shards.send(id, ShardMsg::Remove { id });
+                }
                 core.handle_disconnect(now, id);
             }
             Some(Input::Health { reply }) => {
@@ -303,11 +343,11 @@ async fn room_task(
             }
             Some(Input::Shutdown) | None => {
                 core.handle_shutdown(now);
-                router.drain(&mut core, clock);
+                router.drain(&mut core);
                 return core;
             }
         }
-        router.drain(&mut core, clock);
+        router.drain(&mut core);
     }
 }
 
@@ -318,31 +358,19 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Delivers the core's outputs to connection queues.
+/// Hands the core's outputs to the writer shards.
 struct Router {
-    outboxes: HashMap<ConnId, mpsc::Sender<Outbound>>,
-    slow: Vec<ConnId>,
+    /// Connections the room knows and has not closed.
+    conns: HashSet<ConnId>,
+    shards: Shards,
     limits: wire::Limits,
 }
 
 impl Router {
-    /// Drains every output (the core's drain rule), then drops connections whose queue was
-    /// full and drains again for the departures that causes.
-    fn drain<S: hearth_room::Store>(&mut self, core: &mut RoomCore<S>, clock: Clock) {
-        loop {
-            while let Some(out) = core.poll_output() {
-                self.deliver(out);
-            }
-            if self.slow.is_empty() {
-                return;
-            }
-            for id in std::mem::take(&mut self.slow) {
-                // Dropping the queue's sender ends the connection task, which closes the socket.
-                if self.outboxes.remove(&id).is_some() {
-                    tracing::info!(conn = id, "dropping a connection that stopped reading");
-                    core.handle_disconnect(clock.now(), id);
-                }
-            }
+    /// Delivers every output, in order (the core's drain rule).
+    fn drain<S: hearth_room::Store>(&mut self, core: &mut RoomCore<S>) {
+        while let Some(out) = core.poll_output() {
+            self.deliver(out);
         }
     }
 
@@ -350,28 +378,33 @@ impl Router {
         match out {
             Output::Send { to, event } => {
                 let text = wire::encode_server(&convert::event(event, &self.limits));
-                self.push(to, Outbound::Text(text.into()));
+                self.shards.send(to, ShardMsg::Text { to: vec![to], text: text.into() });
             }
             Output::Broadcast { to, event } => {
-                // Encode once; every queue gets a cheap reference-counted copy.
+                // Encode once; every member gets a cheap reference-counted copy. Each shard
+                // gets the members it writes for.
                 let text: Utf8Bytes = wire::encode_server(&convert::event(event, &self.limits)).into();
+                let count = self.shards.count();
+                if count == 1 {
+                    self.shards.send_to_shard(0, ShardMsg::Text { to, text });
+                    return;
+                }
+                let mut parts: Vec<Vec<ConnId>> =
+                    (0..count).map(|_| Vec::with_capacity(to.len() / count + 1)).collect();
                 for id in to {
-                    self.push(id, Outbound::Text(text.clone()));
+                    parts[self.shards.index(id)].push(id);
+                }
+                for (shard, to) in parts.into_iter().enumerate() {
+                    if !to.is_empty() {
+                        self.shards.send_to_shard(shard, ShardMsg::Text { to, text: text.clone() });
+                    }
                 }
             }
             Output::Close { conn, code, reason } => {
-                if let Some(outbox) = self.outboxes.remove(&conn) {
-                    let _ = outbox.try_send(Outbound::Close { code, reason });
+                if self.conns.remove(&conn) {
+                    self.shards.send(conn, ShardMsg::Close { id: conn, code, reason });
                 }
             }
-        }
-    }
-
-    fn push(&mut self, id: ConnId, msg: Outbound) {
-        if let Some(outbox) = self.outboxes.get(&id)
-            && let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(msg)
-        {
-            self.slow.push(id);
         }
     }
 }
@@ -410,6 +443,8 @@ async fn connection(
     }
 
     let origins = &shared.allowed_origins;
+    // The signature is tungstenite's handshake callback; its error type is not ours to shrink.
+    #[allow(clippy::result_large_err)]
     let check_origin = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let origin = header("origin");
@@ -421,7 +456,11 @@ async fn connection(
         *refused.status_mut() = ::http::StatusCode::FORBIDDEN;
         Err(refused)
     };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check_origin, Some(shared.ws_config));
+    // The shard writes this socket too (see `fanout.rs`); until the handshake is done, the
+    // connection task holds the write right.
+    let tcp = Arc::new(stream);
+    let socket = ConnSocket { tcp: tcp.clone(), may_write: true, wants_write: false };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(socket, check_origin, Some(shared.ws_config));
     let mut ws = match tokio::time::timeout(HANDSHAKE_DEADLINE, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -432,23 +471,32 @@ async fn connection(
     };
 
     let (outbox, mut queue) = mpsc::channel(OUTBOX);
-    if inbox.send(Input::Connect { id, peer, outbox }).await.is_err() {
+    // The handshake response is written and tungstenite holds nothing: the shard starts
+    // with the write right.
+    ws.get_mut().may_write = false;
+    if inbox.send(Input::Connect { id, peer, socket: tcp.clone(), outbox }).await.is_err() {
         return;
     }
     tracing::debug!(conn = id, %peer, "connected");
+    let shards = &shared.shards;
+    // Queue messages received, each of which granted the write right; reported back in
+    // `Idle` so the shard knows whether more are on their way.
+    let mut taken: u64 = 0;
+    // Whether a `Want` is outstanding.
+    let mut asked = false;
     // Whether the WebSocket may have a frame for us. Waking this task for every queued
     // message must not also run tungstenite's read path (which zero-fills its buffer), so the
     // socket is read only while it may yield something: after a frame was read (tungstenite
     // may hold more), and when the socket is readable. Once a read came back pending,
     // tungstenite has registered this task's waker for the socket.
     let mut read_wanted = true;
-    let mut batch: Vec<Utf8Bytes> = Vec::with_capacity(WRITE_BATCH);
+    let mut batch: Vec<(Utf8Bytes, usize)> = Vec::with_capacity(WRITE_BATCH);
     loop {
         let event = std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = queue.poll_recv(cx) {
                 return Poll::Ready(Event::Out(out));
             }
-            if !read_wanted && ws.get_ref().poll_read_ready(cx).is_ready() {
+            if !read_wanted && ws.get_ref().tcp.poll_read_ready(cx).is_ready() {
                 read_wanted = true;
             }
             if read_wanted {
@@ -457,10 +505,27 @@ async fn connection(
                     Poll::Pending => read_wanted = false,
                 }
             }
+            // tungstenite wanted to write (a pong) while the shard holds the write right.
+            let sock = ws.get_ref();
+            if sock.wants_write && !sock.may_write && !asked {
+                return Poll::Ready(Event::Want);
+            }
             Poll::Pending
         })
         .await;
+        if let Event::Out(out) = &event {
+            // Anything from the queue, and its end, gives this task the write right.
+            taken += u64::from(out.is_some());
+            let sock = ws.get_mut();
+            sock.may_write = true;
+            sock.wants_write = false;
+            asked = false;
+        }
         match event {
+            Event::Want => {
+                shards.send(id, ShardMsg::Want { id });
+                asked = true;
+            }
             Event::In(frame) => {
                 let input = match frame {
                     Some(Ok(Message::Text(text))) => decode(id, &text),
@@ -476,14 +541,27 @@ async fn connection(
                     Some(Ok(_)) => continue,
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         let _ = inbox.send(Input::Oversize { id }).await;
-                        // The frame cannot be read on: wait only for the core's close (1009).
+                        // The frame cannot be read on: wait only for the core's close (1009),
+                        // writing what comes before it (the shard may have started a frame).
                         while let Some(out) = queue.recv().await {
-                            if let Outbound::Close { code, reason } = out {
-                                close(&mut ws, code, reason).await;
-                                break;
+                            ws.get_mut().may_write = true;
+                            match out {
+                                Outbound::Text { text, sent } => {
+                                    batch.push((text, sent));
+                                    let written = write_queued(&mut ws, &mut batch).await;
+                                    batch.clear();
+                                    if written.is_err() {
+                                        break;
+                                    }
+                                }
+                                Outbound::Handover => {}
+                                Outbound::Close { code, reason } => {
+                                    close(&mut ws, code, reason).await;
+                                    break;
+                                }
                             }
                         }
-                        discard_input(ws.get_mut()).await;
+                        discard_input(&tcp).await;
                         break;
                     }
                     Some(Err(_)) => break,
@@ -492,26 +570,29 @@ async fn connection(
                     break;
                 }
             }
-            Event::Out(Some(Outbound::Text(text))) => {
+            Event::Out(Some(Outbound::Close { code, reason })) => {
+                close(&mut ws, code, reason).await;
+                break;
+            }
+            Event::Out(Some(first)) => {
                 // Take what else is already queued, to write it all with one system call.
-                batch.push(text);
+                if let Outbound::Text { text, sent } = first {
+                    batch.push((text, sent));
+                }
                 let mut closing = None;
                 while batch.len() < WRITE_BATCH {
                     match queue.try_recv() {
-                        Ok(Outbound::Text(text)) => batch.push(text),
+                        Ok(Outbound::Text { text, sent }) => batch.push((text, sent)),
+                        Ok(Outbound::Handover) => {}
                         Ok(Outbound::Close { code, reason }) => {
                             closing = Some((code, reason));
                             break;
                         }
                         Err(_) => break,
                     }
+                    taken += 1;
                 }
-                // tungstenite may still hold the rest of a pong it could not write at once;
-                // it must go out before our frames, or they would land inside it.
-                if ws.flush().await.is_err() {
-                    break;
-                }
-                let written = write_texts(ws.get_mut(), &batch).await;
+                let written = write_queued(&mut ws, &mut batch).await;
                 batch.clear();
                 if written.is_err() {
                     break;
@@ -520,13 +601,15 @@ async fn connection(
                     close(&mut ws, code, reason).await;
                     break;
                 }
-            }
-            Event::Out(Some(Outbound::Close { code, reason })) => {
-                close(&mut ws, code, reason).await;
-                break;
+                if queue.is_empty() {
+                    // Everything taken is written: give the write right back. If the shard
+                    // queued more meanwhile, it keeps it with us and we report again.
+                    ws.get_mut().may_write = false;
+                    shards.send(id, ShardMsg::Idle { id, taken });
+                }
             }
             Event::Out(None) => {
-                // The room task dropped our queue: we were too slow, or it stopped.
+                // The shard dropped our queue: we were too slow, or the server stopped.
                 close(&mut ws, 1008, "too slow to keep up with the room".into()).await;
                 break;
             }
@@ -538,75 +621,28 @@ async fn connection(
 
 /// What woke a connection task.
 enum Event {
+    Want,
     In(Option<Result<Message, tungstenite::Error>>),
     Out(Option<Outbound>),
 }
 
-/// Writes text messages as unfragmented WebSocket frames straight to the socket, with one
-/// `writev` when the socket takes it all (the usual case).
-///
-/// tungstenite would copy every frame into a write buffer that keeps its largest capacity for
-/// the connection's life (one big `welcome` or history page would pin its size for good) and
-/// adds per-message overhead that a room of thousands pays on every broadcast. Writing here
-/// is safe alongside tungstenite because tungstenite buffers nothing between our calls: it
-/// writes only its automatic pongs and close frames, the caller flushes it before each call,
-/// and control frames may come between messages anyway (RFC 6455 §5.4).
-async fn write_texts(stream: &mut TcpStream, texts: &[Utf8Bytes]) -> std::io::Result<()> {
-    use std::io::IoSlice;
-    use tokio::io::AsyncWriteExt;
-    // On the stack: a broadcast to thousands runs this once per member.
-    let texts = &texts[..texts.len().min(WRITE_BATCH)];
-    let mut headers = [([0u8; 10], 0usize); WRITE_BATCH];
-    for (slot, text) in headers.iter_mut().zip(texts) {
-        *slot = frame_header(text.len());
-    }
-    let mut slices = [IoSlice::new(&[]); 2 * WRITE_BATCH];
-    for (i, (text, (header, len))) in texts.iter().zip(&headers).enumerate() {
-        slices[2 * i] = IoSlice::new(&header[..*len]);
-        slices[2 * i + 1] = IoSlice::new(text.as_bytes());
-    }
-    let slices = &slices[..2 * texts.len()];
-    let total: usize = slices.iter().map(|s| s.len()).sum();
-    let mut written = match stream.try_write_vectored(slices) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-        Err(e) => return Err(e),
-    };
-    if written == total {
-        return Ok(());
-    }
-    // The socket's send buffer is full: write the rest as it drains.
-    for slice in slices {
-        if written >= slice.len() {
-            written -= slice.len();
-            continue;
-        }
-        stream.write_all(&slice[written..]).await?;
-        written = 0;
-    }
-    Ok(())
+/// Writes what the connection task was queued, and what tungstenite holds, in the one order
+/// that keeps frames whole: first the rest of a frame the shard started (only the first
+/// message can be one), then tungstenite's pending frames (a pong it could not write
+/// before), then the other messages.
+async fn write_queued(
+    ws: &mut tokio_tungstenite::WebSocketStream<ConnSocket>,
+    batch: &mut [(Utf8Bytes, usize)],
+) -> Result<(), ()> {
+    let started = usize::from(batch.first().is_some_and(|(_, sent)| *sent > 0));
+    let (started, fresh) = batch.split_at_mut(started);
+    let tcp = ws.get_ref().tcp.clone();
+    fanout::write_texts(&tcp, started).await.map_err(drop)?;
+    ws.flush().await.map_err(drop)?;
+    fanout::write_texts(&tcp, fresh).await.map_err(drop)
 }
 
-/// The header of an unmasked, final text frame with a payload of `len` bytes (RFC 6455
-/// §5.2), and how many of the ten bytes it uses.
-fn frame_header(len: usize) -> ([u8; 10], usize) {
-    let mut h = [0u8; 10];
-    h[0] = 0x81;
-    if len < 126 {
-        h[1] = len as u8;
-        (h, 2)
-    } else if let Ok(len) = u16::try_from(len) {
-        h[1] = 126;
-        h[2..4].copy_from_slice(&len.to_be_bytes());
-        (h, 4)
-    } else {
-        h[1] = 127;
-        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        (h, 10)
-    }
-}
-
-async fn close(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, code: u16, reason: String) {
+async fn close(ws: &mut tokio_tungstenite::WebSocketStream<ConnSocket>, code: u16, reason: String) {
     let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
     let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(Some(frame))).await;
 }
@@ -614,11 +650,20 @@ async fn close(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>, code: u16
 /// Reads and discards what the peer still sends, briefly. Closing a socket with unread
 /// bytes makes the kernel send a reset, which would destroy the close frame just sent
 /// before the peer reads it.
-async fn discard_input(stream: &mut TcpStream) {
-    use tokio::io::AsyncReadExt;
+async fn discard_input(stream: &TcpStream) {
     let mut sink = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        loop {
+            if stream.readable().await.is_err() {
+                return;
+            }
+            match stream.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
     })
     .await;
 }
