@@ -59,7 +59,7 @@ pub(crate) enum ShardMsg {
 /// The senders of every writer shard; a connection's shard is fixed by its id.
 #[derive(Clone)]
 pub(crate) struct Shards {
-    senders: Vec<mpsc::UnboundedSender<ShardMsg>>,
+    senders: Vec<mpsc::Sender<ShardMsg>>,
 }
 
 impl Shards {
@@ -72,7 +72,7 @@ impl Shards {
     ) -> Shards {
         let senders = (0..count.max(1))
             .map(|_| {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = mpsc::channel(SHARD_INBOX);
                 tasks.spawn(shard(rx, slow.clone()));
                 tx
             })
@@ -88,16 +88,22 @@ impl Shards {
         (id % self.senders.len() as u64) as usize
     }
 
-    /// Sends to the shard of connection `id`. A send fails only once the shard has ended,
-    /// which happens only at shutdown, when nothing is left to write.
-    pub(crate) fn send(&self, id: ConnId, msg: ShardMsg) {
-        let _ = self.senders[self.index(id)].send(msg);
+    /// Sends to the shard of connection `id`, waiting while its inbox is full. A send fails
+    /// only once the shard has ended, which happens only at shutdown, when nothing is left to
+    /// write.
+    pub(crate) async fn send(&self, id: ConnId, msg: ShardMsg) {
+        let _ = self.senders[self.index(id)].send(msg).await;
     }
 
-    pub(crate) fn send_to_shard(&self, shard: usize, msg: ShardMsg) {
-        let _ = self.senders[shard].send(msg);
+    pub(crate) async fn send_to_shard(&self, shard: usize, msg: ShardMsg) {
+        let _ = self.senders[shard].send(msg).await;
     }
 }
+
+/// Messages waiting for a shard. When a room produces faster than the shards write (a flood
+/// of broadcasts), the room task waits for room here, its own inbox fills up, and the
+/// connection tasks stop reading: memory stays bounded, as with every other queue.
+const SHARD_INBOX: usize = 256;
 
 /// Members a shard writes to before it lets the other tasks of its worker run. A broadcast
 /// to thousands takes tens of milliseconds of writes; without a pause, the connection tasks
@@ -118,10 +124,10 @@ struct Writer {
     pending: Vec<Utf8Bytes>,
 }
 
-/// One writer shard: owns the write side of its connections. Unbounded input, because the
-/// room task must never wait; the shard only does non-blocking work, and each connection's
-/// own queue stays bounded.
-async fn shard(mut inbox: mpsc::UnboundedReceiver<ShardMsg>, slow: mpsc::UnboundedSender<ConnId>) {
+/// One writer shard: owns the write side of its connections. It never waits for anyone (its
+/// writes and queue pushes do not block), so the tasks that wait for room in its inbox
+/// always get it.
+async fn shard(mut inbox: mpsc::Receiver<ShardMsg>, slow: mpsc::UnboundedSender<ConnId>) {
     let mut writers: HashMap<ConnId, Writer> = HashMap::new();
     // Connections with pending messages in the batch being written, in first-message order.
     let mut touched: Vec<ConnId> = Vec::new();

@@ -310,13 +310,13 @@ async fn room_task(
                 if router.conns.remove(&id) {
                     tracing::info!(conn = id, "dropping a connection that stopped reading");
                     core.handle_disconnect(clock.now(), id);
-                    router.drain(&mut core);
+                    router.drain(&mut core).await;
                 }
                 continue;
             }
             () = sleep_until(wake) => {
                 core.handle_timeout(clock.now());
-                router.drain(&mut core);
+                router.drain(&mut core).await;
                 continue;
             }
         };
@@ -324,7 +324,7 @@ async fn room_task(
         match input {
             Some(Input::Connect { id, peer, socket, outbox }) => {
                 router.conns.insert(id);
-                router.shards.send(id, ShardMsg::Add { id, socket, outbox });
+                router.shards.send(id, ShardMsg::Add { id, socket, outbox }).await;
                 core.handle_connect(now, id, peer.ip());
             }
             Some(Input::Command { id, cmd }) => core.handle_command(now, id, cmd),
@@ -334,7 +334,7 @@ async fn room_task(
             Some(Input::Oversize { id }) => core.handle_oversize(now, id),
             Some(Input::Disconnect { id }) => {
                 if router.conns.remove(&id) {
-                    router.shards.send(id, ShardMsg::Remove { id });
+                    router.shards.send(id, ShardMsg::Remove { id }).await;
                 }
                 core.handle_disconnect(now, id);
             }
@@ -343,11 +343,11 @@ async fn room_task(
             }
             Some(Input::Shutdown) | None => {
                 core.handle_shutdown(now);
-                router.drain(&mut core);
+                router.drain(&mut core).await;
                 return core;
             }
         }
-        router.drain(&mut core);
+        router.drain(&mut core).await;
     }
 }
 
@@ -368,17 +368,17 @@ struct Router {
 
 impl Router {
     /// Delivers every output, in order (the core's drain rule).
-    fn drain<S: hearth_room::Store>(&mut self, core: &mut RoomCore<S>) {
+    async fn drain<S: hearth_room::Store>(&mut self, core: &mut RoomCore<S>) {
         while let Some(out) = core.poll_output() {
-            self.deliver(out);
+            self.deliver(out).await;
         }
     }
 
-    fn deliver(&mut self, out: Output) {
+    async fn deliver(&mut self, out: Output) {
         match out {
             Output::Send { to, event } => {
                 let text = wire::encode_server(&convert::event(event, &self.limits));
-                self.shards.send(to, ShardMsg::Text { to: vec![to], text: text.into() });
+                self.shards.send(to, ShardMsg::Text { to: vec![to], text: text.into() }).await;
             }
             Output::Broadcast { to, event } => {
                 // Encode once; every member gets a cheap reference-counted copy. Each shard
@@ -386,7 +386,7 @@ impl Router {
                 let text: Utf8Bytes = wire::encode_server(&convert::event(event, &self.limits)).into();
                 let count = self.shards.count();
                 if count == 1 {
-                    self.shards.send_to_shard(0, ShardMsg::Text { to, text });
+                    self.shards.send_to_shard(0, ShardMsg::Text { to, text }).await;
                     return;
                 }
                 let mut parts: Vec<Vec<ConnId>> =
@@ -396,13 +396,13 @@ impl Router {
                 }
                 for (shard, to) in parts.into_iter().enumerate() {
                     if !to.is_empty() {
-                        self.shards.send_to_shard(shard, ShardMsg::Text { to, text: text.clone() });
+                        self.shards.send_to_shard(shard, ShardMsg::Text { to, text: text.clone() }).await;
                     }
                 }
             }
             Output::Close { conn, code, reason } => {
                 if self.conns.remove(&conn) {
-                    self.shards.send(conn, ShardMsg::Close { id: conn, code, reason });
+                    self.shards.send(conn, ShardMsg::Close { id: conn, code, reason }).await;
                 }
             }
         }
@@ -523,7 +523,7 @@ async fn connection(
         }
         match event {
             Event::Want => {
-                shards.send(id, ShardMsg::Want { id });
+                shards.send(id, ShardMsg::Want { id }).await;
                 asked = true;
             }
             Event::In(frame) => {
@@ -605,7 +605,7 @@ async fn connection(
                     // Everything taken is written: give the write right back. If the shard
                     // queued more meanwhile, it keeps it with us and we report again.
                     ws.get_mut().may_write = false;
-                    shards.send(id, ShardMsg::Idle { id, taken });
+                    shards.send(id, ShardMsg::Idle { id, taken }).await;
                 }
             }
             Event::Out(None) => {
