@@ -86,7 +86,8 @@ export async function startApp(): Promise<void> {
     quiet(b.recent_servers()),
     quiet(b.list_devices()),
   ]);
-  ui.settings = settings ?? defaultSettings();
+  // Fields the backend leaves out keep their defaults.
+  ui.settings = { ...defaultSettings(), ...(settings ?? {}) };
   applyTheme(ui.settings.theme);
   if (host) app.host = host;
   if (lan) app.lan_rooms = lan;
@@ -103,7 +104,7 @@ export async function startApp(): Promise<void> {
 export async function saveSettings(next: Settings): Promise<void> {
   const saved = await call((b) => b.set_settings({ settings: $state.snapshot(next) as Settings }));
   if (saved) {
-    ui.settings = saved;
+    ui.settings = { ...defaultSettings(), ...saved };
     applyTheme(saved.theme);
   }
 }
