@@ -1,9 +1,7 @@
 //! Hearth's desktop shell: the Tauri window plus the embedded server it can host.
 //!
-//! The shell stays thin on purpose. State lives in small tasks (see [`host`]) and the Tauri
+//! The shell stays thin on purpose. State lives in small tasks (see `hearth_desktop`) and the Tauri
 //! commands here only forward to them, so the logic can be tested without a window.
-
-pub mod host;
 
 use std::path::PathBuf;
 
@@ -11,7 +9,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tauri::{Emitter, Manager, RunEvent, Runtime, State};
 
-use crate::host::{Host, HostError, HostHandle, HostStatus};
+use hearth_desktop::host::{Host, HostError, HostHandle, HostSpec, HostStatus};
 
 /// The event the UI listens to for status changes it did not ask for, like the server
 /// stopping on its own.
@@ -41,7 +39,13 @@ async fn host_start(
     port: u32,
     password: Option<String>,
 ) -> Result<HostStatus, CommandError> {
-    Ok(host.start(port, password).await?)
+    Ok(host
+        .start(HostSpec {
+            port,
+            password,
+            ..HostSpec::default()
+        })
+        .await?)
 }
 
 /// Stops hosting; the port is closed when this returns.

@@ -358,30 +358,33 @@ export type ServerInfo = {
 	version: string,
 };
 
-/**  The user's settings, kept in the OS config directory. */
+/**
+ *  The user's settings, kept in the OS config directory. Every field is always present;
+ *  a settings file from an older version is completed with the defaults when it is read.
+ */
 export type Settings = {
 	/**  Microphone; `None` is the system default. */
-	input_device?: string | null,
+	input_device: string | null,
 	/**  Speaker; `None` is the system default. */
-	output_device?: string | null,
+	output_device: string | null,
 	/**  Camera; `None` is the first one. */
-	camera_device?: string | null,
+	camera_device: string | null,
 	/**  Transmit only while the push-to-talk key is held. */
-	push_to_talk?: boolean,
+	push_to_talk: boolean,
 	/**  A `KeyboardEvent.code`, e.g. `Space`. */
-	push_to_talk_key?: string | null,
+	push_to_talk_key: string | null,
 	/**  Input level 0..1 above which voice activation transmits. */
-	voice_activation_threshold?: number | null,
+	voice_activation_threshold: number | null,
 	/**  RNNoise on the microphone. */
-	noise_suppression?: boolean,
+	noise_suppression: boolean,
 	/**  Opus frame length, 10 or 20 ms. */
-	frame_ms?: number,
+	frame_ms: number,
 	/**  The camera mode asked for. */
-	camera_resolution?: CameraResolution,
+	camera_resolution: CameraResolution,
 	/**  Colour theme. */
-	theme?: Theme,
+	theme: Theme,
 	/**  The name last used, to prefill the join form. */
-	display_name?: string,
+	display_name: string,
 };
 
 /**  Light, dark, or as the system says. */

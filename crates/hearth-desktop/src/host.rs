@@ -117,10 +117,22 @@ impl HostError {
     }
 }
 
+/// What to host: the port, the password and the room.
+#[derive(Debug, Clone, Default)]
+pub struct HostSpec {
+    /// 0 lets the OS pick.
+    pub port: u32,
+    /// `None` or empty: no password.
+    pub password: Option<String>,
+    /// The room's name; `None` keeps the server's default room (`lobby`).
+    pub room_name: Option<String>,
+    /// The room's channels; empty keeps the server's defaults.
+    pub channels: Vec<hearth_server::config::ChannelConfig>,
+}
+
 enum Command {
     Start {
-        port: u32,
-        password: Option<String>,
+        spec: HostSpec,
         reply: oneshot::Sender<Result<HostStatus, HostError>>,
     },
     Stop {
@@ -139,19 +151,10 @@ pub struct HostHandle {
 }
 
 impl HostHandle {
-    /// Starts the server on `port` (0 lets the OS pick) with an optional password; an empty
-    /// password means none.
-    pub async fn start(
-        &self,
-        port: u32,
-        password: Option<String>,
-    ) -> Result<HostStatus, HostError> {
-        self.ask(|reply| Command::Start {
-            port,
-            password,
-            reply,
-        })
-        .await?
+    /// Starts the server as `spec` says (port 0 lets the OS pick; an empty password means
+    /// none).
+    pub async fn start(&self, spec: HostSpec) -> Result<HostStatus, HostError> {
+        self.ask(|reply| Command::Start { spec, reply }).await?
     }
 
     /// Stops the server, giving it ten seconds to say goodbye. On success the port is
@@ -254,12 +257,8 @@ impl Host {
 
     async fn handle(&mut self, command: Command) {
         match command {
-            Command::Start {
-                port,
-                password,
-                reply,
-            } => {
-                let result = self.start(port, password).await;
+            Command::Start { spec, reply } => {
+                let result = self.start(spec).await;
                 let _ = reply.send(result);
             }
             Command::Stop { reply } => {
@@ -280,11 +279,13 @@ impl Host {
         }
     }
 
-    async fn start(
-        &mut self,
-        port: u32,
-        password: Option<String>,
-    ) -> Result<HostStatus, HostError> {
+    async fn start(&mut self, spec: HostSpec) -> Result<HostStatus, HostError> {
+        let HostSpec {
+            port,
+            password,
+            room_name,
+            channels,
+        } = spec;
         if let Some(running) = &self.running {
             return Err(HostError::AlreadyRunning(running.port));
         }
@@ -297,12 +298,20 @@ impl Host {
             })?;
         }
         let operator_token = new_operator_token()?;
-        let config = Config {
+        let mut config = Config {
             password: password.filter(|p| !p.is_empty()).map(Secret),
             operator_tokens: vec![operator_token.clone()],
             data_dir: self.data_dir.clone(),
             ..Config::default()
         };
+        if let Some(room) = config.rooms.first_mut() {
+            if let Some(name) = room_name.filter(|n| !n.trim().is_empty()) {
+                room.name = name.trim().to_string();
+            }
+            if !channels.is_empty() {
+                room.channels = channels;
+            }
+        }
         // Checked here as well as in the server so a bad setting is an answer to Start rather
         // than a server that dies a moment later.
         config
@@ -415,6 +424,14 @@ fn lan_ip() -> Option<IpAddr> {
 mod tests {
     use super::*;
 
+    fn spec(port: u32, password: Option<String>) -> HostSpec {
+        HostSpec {
+            port,
+            password,
+            ..HostSpec::default()
+        }
+    }
+
     fn spawn_host() -> HostHandle {
         let (handle, host) = Host::new(None);
         tokio::spawn(host.run());
@@ -426,13 +443,13 @@ mod tests {
         let host = spawn_host();
         assert!(host.operator_token().await.is_none());
 
-        host.start(0, None).await.expect("start");
+        host.start(spec(0, None)).await.expect("start");
         let first = host.operator_token().await.expect("token while running");
         assert!(first.0.len() >= 43, "32 random bytes in base64");
         host.stop().await.expect("stop");
         assert!(host.operator_token().await.is_none());
 
-        host.start(0, None).await.expect("restart");
+        host.start(spec(0, None)).await.expect("restart");
         let second = host.operator_token().await.expect("token while running");
         assert_ne!(first, second);
         host.stop().await.expect("stop");
@@ -441,7 +458,7 @@ mod tests {
     #[tokio::test]
     async fn status_never_carries_the_token_or_password() {
         let host = spawn_host();
-        let status = host.start(0, Some("hunter2".into())).await.expect("start");
+        let status = host.start(spec(0, Some("hunter2".into()))).await.expect("start");
         let token = host.operator_token().await.expect("token");
         let json = serde_json::to_string(&status).expect("serialize");
         assert!(
@@ -463,10 +480,10 @@ mod tests {
     async fn double_start_and_idle_stop_are_refused_in_words() {
         let host = spawn_host();
         assert_eq!(host.stop().await.unwrap_err().code(), "not_running");
-        let HostStatus::Running { port, .. } = host.start(0, None).await.expect("start") else {
+        let HostStatus::Running { port, .. } = host.start(spec(0, None)).await.expect("start") else {
             panic!("not running after start");
         };
-        let err = host.start(0, None).await.unwrap_err();
+        let err = host.start(spec(0, None)).await.unwrap_err();
         assert_eq!(err.code(), "already_running");
         assert!(err.to_string().contains(&port.to_string()));
         host.stop().await.expect("stop");
@@ -477,10 +494,10 @@ mod tests {
         let taken = std::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
         let port = taken.local_addr().expect("addr").port();
         let host = spawn_host();
-        let err = host.start(u32::from(port), None).await.unwrap_err();
+        let err = host.start(spec(u32::from(port), None)).await.unwrap_err();
         assert_eq!(err.code(), "port_in_use", "{err}");
         assert_eq!(
-            host.start(70_000, None).await.unwrap_err().code(),
+            host.start(spec(70_000, None)).await.unwrap_err().code(),
             "invalid_port"
         );
         assert_eq!(host.status(), HostStatus::Stopped { last_error: None });
@@ -492,7 +509,7 @@ mod tests {
         let data = dir.path().join("nested").join("server");
         let (host, actor) = Host::new(Some(data.clone()));
         tokio::spawn(actor.run());
-        host.start(0, None).await.expect("start");
+        host.start(spec(0, None)).await.expect("start");
         assert!(data.is_dir());
         host.stop().await.expect("stop");
     }

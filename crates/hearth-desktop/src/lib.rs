@@ -1,0 +1,858 @@
+//! Hearth's desktop app without its window.
+//!
+//! The Tauri shell (the root package) stays thin: each of its commands forwards to a
+//! [`DesktopHandle`] method, and it passes the [`ipc::AppEvent`]s this crate produces to the
+//! webview. What the app does — the connection to a room, chat, moderation, the embedded
+//! server, settings and recent servers — is here, so tests drive exactly what the window
+//! drives.
+//!
+//! One task, [`Desktop`]'s, owns all of that state. Commands reach it through a
+//! [`DesktopHandle`] and are answered in order; what happens afterwards (a message arriving,
+//! the connection dropping) comes out as [`ipc::AppEvent`]s on one stream.
+#![deny(missing_docs)]
+
+pub mod address;
+mod convert;
+pub mod frame;
+pub mod host;
+pub mod ipc;
+mod store;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hearth_client::core::{CloseReason, Command, Event};
+use hearth_client::{Client, ClientHandle, ClientOptions};
+use hearth_wire::{ClientMsg, ErrorCode};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::host::{Host, HostHandle, HostSpec};
+use crate::ipc::{AppEvent, CommandError, ConnectionStatus, MemberId, MessageId};
+use crate::store::Store;
+
+/// How long the first connection to a server may take before the user is told it failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commands waiting for the task.
+const CONTROL_QUEUE: usize = 64;
+
+/// Where the app keeps its files.
+#[derive(Debug, Clone, Default)]
+pub struct DesktopConfig {
+    /// Settings and recent servers (the OS config directory); `None` keeps them in memory.
+    pub config_dir: Option<PathBuf>,
+    /// The hosted server's chat history (the OS data directory); `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running app core: its handle, its event stream and its task.
+pub struct Desktop {
+    /// Commands to the core; cheap to clone.
+    pub handle: DesktopHandle,
+    /// Everything the UI should know, in order.
+    pub events: mpsc::UnboundedReceiver<AppEvent>,
+    /// The core's task; it ends after [`DesktopHandle::shutdown`] or when every handle is
+    /// dropped.
+    pub task: JoinHandle<()>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+enum Control {
+    Connect {
+        address: String,
+        name: String,
+        password: Option<String>,
+        reply: Reply<()>,
+    },
+    Disconnect(Reply<()>),
+    Room(Command, Reply<()>),
+    RecentServers(Reply<Vec<ipc::RecentServer>>),
+    HostStart(ipc::HostConfig, Reply<ipc::HostStatus>),
+    HostStop(Reply<ipc::HostStatus>),
+    HostStatus(Reply<ipc::HostStatus>),
+    GetSettings(Reply<ipc::Settings>),
+    SetSettings(Box<ipc::Settings>, Reply<ipc::Settings>),
+    Shutdown,
+}
+
+/// Commands to a running [`Desktop`]; each method is one command of the UI contract
+/// (`ui/src/ipc/backend.ts`) and resolves once the core has accepted it. Effects arrive as
+/// events.
+#[derive(Clone)]
+pub struct DesktopHandle {
+    control: mpsc::Sender<Control>,
+}
+
+fn gone() -> CommandError {
+    CommandError::new("shutting_down", "Hearth is shutting down.")
+}
+
+impl DesktopHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Control) -> Result<T, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.control.send(make(reply)).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    async fn room(&self, command: Command) -> Result<(), CommandError> {
+        self.ask(|reply| Control::Room(command, reply)).await
+    }
+
+    /// Joins a room: `address` is `host[:port][/room]`, optionally behind `ws://` or
+    /// `hearth://`. Resolves once in the room; fails in words when the server cannot be
+    /// reached or refuses. Leaves the current room first.
+    pub async fn connect(
+        &self,
+        address: String,
+        name: String,
+        password: Option<String>,
+    ) -> Result<(), CommandError> {
+        self.ask(|reply| Control::Connect {
+            address,
+            name,
+            password,
+            reply,
+        })
+        .await
+    }
+
+    /// Leaves the room.
+    pub async fn disconnect(&self) -> Result<(), CommandError> {
+        self.ask(Control::Disconnect).await
+    }
+
+    /// Servers joined before, most recent first.
+    pub async fn recent_servers(&self) -> Result<Vec<ipc::RecentServer>, CommandError> {
+        self.ask(Control::RecentServers).await
+    }
+
+    /// Posts a message to a text channel, or to `@name` for a DM. Kept and resent across
+    /// reconnects until the server acknowledges it.
+    pub async fn send_chat(
+        &self,
+        channel: String,
+        client_id: String,
+        text: String,
+        reply_to: Option<MessageId>,
+        image: Option<ipc::Image>,
+    ) -> Result<(), CommandError> {
+        self.room(Command::SendChat {
+            client_id,
+            channel,
+            text,
+            reply_to,
+            image: image.map(convert::image_to_wire),
+        })
+        .await
+    }
+
+    /// Replaces the text of one of our messages.
+    pub async fn edit_chat(&self, id: MessageId, text: String) -> Result<(), CommandError> {
+        self.room(Command::EditChat { id, text }).await
+    }
+
+    /// Deletes a message (ours, or anyone's for an operator).
+    pub async fn delete_chat(&self, id: MessageId) -> Result<(), CommandError> {
+        self.room(Command::DeleteChat { id }).await
+    }
+
+    /// Adds a reaction.
+    pub async fn react_add(&self, id: MessageId, emoji: String) -> Result<(), CommandError> {
+        self.room(Command::React { id, emoji }).await
+    }
+
+    /// Removes our reaction.
+    pub async fn react_remove(&self, id: MessageId, emoji: String) -> Result<(), CommandError> {
+        self.room(Command::Unreact { id, emoji }).await
+    }
+
+    /// Says we are typing in `channel`.
+    pub async fn typing(&self, channel: String) -> Result<(), CommandError> {
+        self.room(Command::Typing { channel }).await
+    }
+
+    /// Asks for the page of history before `before` (`None`: the newest).
+    pub async fn history_get(
+        &self,
+        channel: String,
+        before: Option<MessageId>,
+    ) -> Result<(), CommandError> {
+        self.room(Command::LoadHistory {
+            channel,
+            before,
+            limit: None,
+        })
+        .await
+    }
+
+    /// Sets presence and status text.
+    pub async fn set_presence(
+        &self,
+        presence: ipc::Presence,
+        status_text: Option<String>,
+    ) -> Result<(), CommandError> {
+        self.room(Command::SetPresence {
+            presence: convert::presence_to_wire(presence),
+            status_text,
+        })
+        .await
+    }
+
+    /// Joins a voice channel (the room's record; audio is the voice session's).
+    pub async fn voice_join(&self, channel: String) -> Result<(), CommandError> {
+        self.room(Command::VoiceJoin { channel }).await
+    }
+
+    /// Leaves the voice channel.
+    pub async fn voice_leave(&self) -> Result<(), CommandError> {
+        self.room(Command::VoiceLeave).await
+    }
+
+    /// Watches a member's camera.
+    pub async fn camera_open(&self, member: MemberId) -> Result<(), CommandError> {
+        self.room(Command::CameraOpen { member }).await
+    }
+
+    /// Stops watching a member's camera.
+    pub async fn camera_close(&self, member: MemberId) -> Result<(), CommandError> {
+        self.room(Command::CameraClose { member }).await
+    }
+
+    /// Removes a watcher from our camera.
+    pub async fn camera_boot(&self, member: MemberId) -> Result<(), CommandError> {
+        self.room(Command::CameraBoot { member }).await
+    }
+
+    /// Operator: disconnects a member.
+    pub async fn kick(&self, member: MemberId, reason: Option<String>) -> Result<(), CommandError> {
+        self.room(Command::Raw(ClientMsg::Kick { member, reason }))
+            .await
+    }
+
+    /// Operator: disconnects a member and refuses them until unbanned.
+    pub async fn ban(&self, member: MemberId, reason: Option<String>) -> Result<(), CommandError> {
+        self.room(Command::Raw(ClientMsg::Ban { member, reason }))
+            .await
+    }
+
+    /// Operator: mutes or unmutes a member for everyone.
+    pub async fn server_mute(&self, member: MemberId, muted: bool) -> Result<(), CommandError> {
+        self.room(Command::Raw(ClientMsg::ServerMute { member, muted }))
+            .await
+    }
+
+    /// Operator: locks or unlocks the room to newcomers.
+    pub async fn lock(&self, locked: bool) -> Result<(), CommandError> {
+        self.room(Command::Raw(ClientMsg::Lock { locked })).await
+    }
+
+    /// Starts the embedded server; the app then joins it like anyone else, as its operator.
+    pub async fn host_start(
+        &self,
+        config: ipc::HostConfig,
+    ) -> Result<ipc::HostStatus, CommandError> {
+        self.ask(|reply| Control::HostStart(config, reply)).await
+    }
+
+    /// Stops the embedded server.
+    pub async fn host_stop(&self) -> Result<ipc::HostStatus, CommandError> {
+        self.ask(Control::HostStop).await
+    }
+
+    /// Whether the embedded server runs, and where.
+    pub async fn host_status(&self) -> Result<ipc::HostStatus, CommandError> {
+        self.ask(Control::HostStatus).await
+    }
+
+    /// The settings.
+    pub async fn get_settings(&self) -> Result<ipc::Settings, CommandError> {
+        self.ask(Control::GetSettings).await
+    }
+
+    /// Replaces the settings (checked, then saved); returns what was stored.
+    pub async fn set_settings(
+        &self,
+        settings: ipc::Settings,
+    ) -> Result<ipc::Settings, CommandError> {
+        self.ask(|reply| Control::SetSettings(Box::new(settings), reply))
+            .await
+    }
+
+    /// Leaves the room, stops hosting and ends the task.
+    pub async fn shutdown(&self) -> Result<(), CommandError> {
+        self.control
+            .send(Control::Shutdown)
+            .await
+            .map_err(|_| gone())
+    }
+}
+
+/// The room we are in (or reconnecting to).
+struct Connection {
+    address: String,
+    name: String,
+    room: String,
+    client: Client,
+    handle: ClientHandle,
+    server: Option<ipc::ServerInfo>,
+    me: Option<MemberId>,
+}
+
+struct Core {
+    events: mpsc::UnboundedSender<AppEvent>,
+    store: Store,
+    host: HostHandle,
+    host_status: watch::Receiver<host::HostStatus>,
+    host_room: Option<String>,
+    connection: Option<Connection>,
+}
+
+impl Desktop {
+    /// Starts the core (and its embedded-server task) on the current tokio runtime.
+    pub fn spawn(config: DesktopConfig) -> Desktop {
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (host, host_task) = Host::new(config.data_dir.clone());
+        tokio::spawn(host_task.run());
+        let core = Core {
+            events: events_tx,
+            store: Store::load(config.config_dir.clone()),
+            host_status: host.subscribe(),
+            host,
+            host_room: None,
+            connection: None,
+        };
+        let task = tokio::spawn(core.run(control_rx));
+        Desktop {
+            handle: DesktopHandle { control },
+            events,
+            task,
+        }
+    }
+}
+
+/// The next event of the connection; never, without one.
+async fn next_client_event(connection: &mut Option<Connection>) -> Option<Event> {
+    match connection {
+        Some(c) => c.client.next_event().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Core {
+    async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        loop {
+            tokio::select! {
+                msg = control.recv() => match msg {
+                    None | Some(Control::Shutdown) => break,
+                    Some(msg) => self.on_control(msg).await,
+                },
+                event = next_client_event(&mut self.connection) => match event {
+                    Some(event) => self.on_client_event(event),
+                    // The client ended for good; its Closed event said why.
+                    None => self.connection = None,
+                },
+                changed = self.host_status.changed() => {
+                    if changed.is_ok() {
+                        let status = self.host_status.borrow_and_update().clone();
+                        self.on_host_status(status);
+                    }
+                }
+            }
+        }
+        self.leave().await;
+        let _ = self.host.stop().await;
+    }
+
+    fn emit(&self, event: AppEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn status(&self, status: ConnectionStatus) {
+        self.emit(AppEvent::Connection { status });
+    }
+
+    async fn on_control(&mut self, msg: Control) {
+        match msg {
+            Control::Connect {
+                address,
+                name,
+                password,
+                reply,
+            } => {
+                let token = self.operator_token_for(&address).await;
+                let result = self.connect(address, name, password, token).await;
+                let _ = reply.send(result);
+            }
+            Control::Disconnect(reply) => {
+                self.leave().await;
+                self.status(ConnectionStatus::Disconnected);
+                let _ = reply.send(Ok(()));
+            }
+            Control::Room(command, reply) => {
+                let result = match &self.connection {
+                    Some(c) => c.handle.send(command).await.map_err(|e| {
+                        CommandError::new("not_connected", format!("Not in a room: {e}."))
+                    }),
+                    None => Err(CommandError::new(
+                        "not_connected",
+                        "Join a room first.",
+                    )),
+                };
+                let _ = reply.send(result);
+            }
+            Control::RecentServers(reply) => {
+                let _ = reply.send(Ok(self.store.recent().to_vec()));
+            }
+            Control::HostStart(config, reply) => {
+                let result = self.host_start(config).await;
+                let _ = reply.send(result);
+            }
+            Control::HostStop(reply) => {
+                let result = self.host.stop().await.map(|s| self.host_view(&s));
+                let _ = reply.send(result.map_err(host_error));
+            }
+            Control::HostStatus(reply) => {
+                let status = self.host.status();
+                let _ = reply.send(Ok(self.host_view(&status)));
+            }
+            Control::GetSettings(reply) => {
+                let _ = reply.send(Ok(self.store.settings().clone()));
+            }
+            Control::SetSettings(settings, reply) => {
+                let _ = reply.send(self.store.set_settings(*settings));
+            }
+            Control::Shutdown => {}
+        }
+    }
+
+    /// The operator token of the server we host, when `address` is that server: the host
+    /// joins their own room like anyone else, as its operator. The token never leaves the
+    /// app except to that server.
+    async fn operator_token_for(&self, address: &str) -> Option<String> {
+        let host::HostStatus::Running {
+            port, lan_address, ..
+        } = self.host.status()
+        else {
+            return None;
+        };
+        let parsed = address::parse(address).ok()?;
+        let lan_host = lan_address
+            .as_deref()
+            .and_then(|a| a.rsplit_once(':').map(|(h, _)| h.to_string()));
+        let local = matches!(parsed.host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+            || Some(&parsed.host) == lan_host.as_ref();
+        if !local || parsed.port != port {
+            return None;
+        }
+        self.host.operator_token().await.map(|secret| secret.0)
+    }
+
+    /// Leaves the current room, if any, and waits for the goodbye to be sent.
+    async fn leave(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let _ = connection.client.leave().await;
+        }
+    }
+
+    async fn connect(
+        &mut self,
+        address: String,
+        name: String,
+        password: Option<String>,
+        token: Option<String>,
+    ) -> Result<(), CommandError> {
+        let parsed = address::parse(&address).map_err(|m| CommandError::new("bad_address", m))?;
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(CommandError::new("invalid_name", "Choose a name first."));
+        }
+        self.leave().await;
+        self.status(ConnectionStatus::Connecting {
+            address: address.clone(),
+        });
+        let mut options = ClientOptions::new(parsed.room.clone(), name.clone());
+        options.core.password = password.filter(|p| !p.is_empty());
+        options.core.token = token;
+        // Boxed: the pair is large, and it only exists on the way out.
+        let failed = |code: &str, message: String| {
+            Box::new((
+                CommandError::new(code, message.clone()),
+                ConnectionStatus::Failed {
+                    address: address.clone(),
+                    code: code.to_string(),
+                    message,
+                },
+            ))
+        };
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&parsed.url(), options))
+            .await
+            .map_err(|_| {
+                failed(
+                    "unreachable",
+                    format!("No Hearth server answered at {} in time.", parsed.link()),
+                )
+            })
+            .and_then(|r| {
+                r.map_err(|e| match e {
+                    // The server answered and refused: say what it said.
+                    hearth_client::ClientError::Fatal {
+                        code: Some(code),
+                        message,
+                    } => failed(code.as_str(), refusal(code, &message)),
+                    e => failed(
+                        "unreachable",
+                        format!("Could not reach a Hearth server at {}: {e}.", parsed.link()),
+                    ),
+                })
+            });
+        let mut client = match connected {
+            Ok(client) => client,
+            Err(failure) => {
+                let (error, status) = *failure;
+                self.status(status);
+                return Err(error);
+            }
+        };
+        // Wait until we are in the room or it refused us, so the command can say which.
+        let mut connection_events = Vec::new();
+        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            while let Some(event) = client.next_event().await {
+                let done = match &event {
+                    Event::Joined { .. } => Some(Ok(())),
+                    Event::Closed(CloseReason::Fatal { code, message }) => Some(Err((
+                        code.map_or("refused", ErrorCode::as_str).to_string(),
+                        message.clone(),
+                    ))),
+                    _ => None,
+                };
+                connection_events.push(event);
+                if let Some(done) = done {
+                    return done;
+                }
+            }
+            Err(("connection_lost".to_string(), "The server closed the connection.".to_string()))
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err((
+                "unreachable".to_string(),
+                "The server did not let us in in time.".to_string(),
+            ))
+        });
+        if let Err((code, message)) = outcome {
+            let (error, status) = *failed(&code, message);
+            self.status(status);
+            let _ = client.leave().await;
+            return Err(error);
+        }
+        let handle = client.handle();
+        self.connection = Some(Connection {
+            address: address.clone(),
+            name: name.clone(),
+            room: parsed.room.clone().unwrap_or_default(),
+            client,
+            handle,
+            server: None,
+            me: None,
+        });
+        for event in connection_events {
+            self.on_client_event(event);
+        }
+        let room = self
+            .connection
+            .as_ref()
+            .map(|c| c.room.clone())
+            .unwrap_or_default();
+        self.store.joined(ipc::RecentServer {
+            address,
+            name,
+            room,
+            last_joined: now_ms(),
+        });
+        Ok(())
+    }
+
+    fn on_client_event(&mut self, event: Event) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        match event {
+            Event::Connecting { .. } | Event::TypingStopped { .. } | Event::SendAcked { .. } => {}
+            Event::Connected { server, .. } => connection.server = Some(convert::server(server)),
+            Event::Joined {
+                you, room, members, ..
+            } => {
+                connection.me = Some(you);
+                connection.room = room.name.clone();
+                let status = ConnectionStatus::Connected {
+                    address: connection.address.clone(),
+                    room: room.name.clone(),
+                    name: connection.name.clone(),
+                    server: connection.server.clone().unwrap_or(ipc::ServerInfo {
+                        name: String::new(),
+                        version: String::new(),
+                    }),
+                };
+                self.emit(AppEvent::Welcome {
+                    you,
+                    room: convert::room(room),
+                    members: members.into_iter().map(convert::member).collect(),
+                });
+                self.status(status);
+            }
+            Event::History {
+                channel,
+                messages,
+                has_more,
+            } => self.emit(AppEvent::History {
+                channel,
+                messages: messages.into_iter().map(convert::message).collect(),
+                has_more,
+            }),
+            Event::Message(message) => {
+                let notification = notification_for(&message, &connection.name);
+                self.emit(AppEvent::Chat {
+                    message: convert::message(message),
+                });
+                if let Some(notification) = notification {
+                    self.emit(notification);
+                }
+            }
+            Event::MessageUpdated(message) => self.emit(AppEvent::ChatUpdated {
+                message: convert::message(message),
+            }),
+            Event::SendFailed {
+                client_id,
+                code,
+                message,
+            } => self.emit(AppEvent::Error {
+                code: code.as_str().to_string(),
+                message,
+                src: Some("chat_send".to_string()),
+                client_id: Some(client_id),
+            }),
+            Event::Typing { channel, member } => self.emit(AppEvent::Typing { channel, member }),
+            Event::MemberJoined(member) => self.emit(AppEvent::MemberJoined {
+                member: convert::member(member),
+            }),
+            Event::MemberUpdated(member) => self.emit(AppEvent::MemberUpdated {
+                member: convert::member(member),
+            }),
+            Event::MemberLeft { id, reason, .. } => self.emit(AppEvent::MemberLeft {
+                id,
+                reason: convert::leave_reason(reason),
+            }),
+            Event::Speaking { member, speaking } => {
+                self.emit(AppEvent::Speaking { member, speaking })
+            }
+            Event::RoomUpdated(room) => self.emit(AppEvent::RoomUpdated {
+                room: convert::room(room),
+            }),
+            // The room's own records (member_updated) carry voice and camera state; the voice
+            // and camera sessions report the rest.
+            Event::VoiceJoined { .. }
+            | Event::VoiceLeft { .. }
+            | Event::Signal { .. }
+            | Event::CameraRing { .. }
+            | Event::IceServers(_) => {}
+            Event::CameraOpened { member } => self.emit(AppEvent::CameraOpened { member }),
+            Event::CameraClosed { member } => self.emit(AppEvent::CameraClosed { member }),
+            Event::Watchers(watchers) => self.emit(AppEvent::Watchers { watchers }),
+            Event::ServerError { code, message, src } => self.emit(AppEvent::Error {
+                code: code.as_str().to_string(),
+                message,
+                src,
+                client_id: None,
+            }),
+            Event::RateLimited {
+                retry_after_ms,
+                src,
+            } => self.emit(AppEvent::Error {
+                code: "rate_limited".to_string(),
+                message: format!("Slow down: try again in {retry_after_ms} ms."),
+                src,
+                client_id: None,
+            }),
+            Event::NotSent { what } => self.emit(AppEvent::Error {
+                code: "not_connected".to_string(),
+                message: "Not in the room right now; try again once reconnected.".to_string(),
+                src: Some(what.to_string()),
+                client_id: None,
+            }),
+            Event::ServerShutdown { .. } => {}
+            Event::Disconnected {
+                reason,
+                retry_in_ms,
+            } => {
+                let status = ConnectionStatus::Reconnecting {
+                    address: connection.address.clone(),
+                    attempt: 1,
+                    retry_in_ms,
+                    message: reason,
+                };
+                self.status(status);
+            }
+            Event::Closed(CloseReason::Left { .. }) => {
+                self.status(ConnectionStatus::Disconnected);
+            }
+            Event::Closed(CloseReason::Fatal { code, message }) => {
+                let code = code.map_or("connection_lost", ErrorCode::as_str);
+                let status = ConnectionStatus::Failed {
+                    address: connection.address.clone(),
+                    code: code.to_string(),
+                    message: message.clone(),
+                };
+                let kind = match code {
+                    "kicked" => Some(ipc::NotificationKind::Kicked),
+                    "banned" => Some(ipc::NotificationKind::Banned),
+                    _ => None,
+                };
+                self.status(status);
+                if let Some(kind) = kind {
+                    self.emit(AppEvent::Notification {
+                        kind,
+                        title: "Removed from the room".to_string(),
+                        body: message,
+                        channel: None,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn host_start(
+        &mut self,
+        config: ipc::HostConfig,
+    ) -> Result<ipc::HostStatus, CommandError> {
+        let channels = config
+            .channels
+            .into_iter()
+            .map(|c| hearth_server::config::ChannelConfig {
+                id: c.id,
+                kind: match c.kind {
+                    ipc::ChannelKind::Text => hearth_server::config::ChannelKindConfig::Text,
+                    ipc::ChannelKind::Voice => hearth_server::config::ChannelKindConfig::Voice,
+                },
+                name: c.name,
+                topic: c.topic.unwrap_or_default(),
+            })
+            .collect();
+        let status = self
+            .host
+            .start(HostSpec {
+                port: u32::from(config.port),
+                password: config.password,
+                room_name: Some(config.room_name.clone()),
+                channels,
+            })
+            .await
+            .map_err(host_error)?;
+        let room = config.room_name.trim();
+        self.host_room = Some(if room.is_empty() {
+            hearth_server::config::RoomConfig::default().name
+        } else {
+            room.to_string()
+        });
+        Ok(self.host_view(&status))
+    }
+
+    fn on_host_status(&mut self, status: host::HostStatus) {
+        if let host::HostStatus::Stopped {
+            last_error: Some(error),
+        } = &status
+        {
+            self.emit(AppEvent::Notification {
+                kind: ipc::NotificationKind::HostStopped,
+                title: "Your server stopped".to_string(),
+                body: error.clone(),
+                channel: None,
+            });
+        }
+        let status = self.host_view(&status);
+        self.emit(AppEvent::HostStatus { status });
+    }
+
+    /// The UI's view of the host's status: where others can join.
+    fn host_view(&self, status: &host::HostStatus) -> ipc::HostStatus {
+        match status {
+            host::HostStatus::Stopped { last_error } => ipc::HostStatus::Off {
+                last_error: last_error.clone(),
+            },
+            host::HostStatus::Running {
+                port,
+                lan_address,
+                password_protected,
+                ..
+            } => {
+                let room = self.host_room.clone().unwrap_or_default();
+                let lan_addresses: Vec<String> = lan_address.iter().cloned().collect();
+                let best = lan_address
+                    .as_deref()
+                    .and_then(|a| a.rsplit_once(':').map(|(host, _)| host.to_string()))
+                    .unwrap_or_else(|| "127.0.0.1".to_string());
+                ipc::HostStatus::On {
+                    port: *port,
+                    room_name: room.clone(),
+                    password_protected: *password_protected,
+                    lan_addresses,
+                    join_link: format!("hearth://{best}:{port}/{room}"),
+                }
+            }
+        }
+    }
+}
+
+/// A server's refusal, in words for the user.
+fn refusal(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::BadPassword => "Wrong password for this room.".to_string(),
+        ErrorCode::Banned => format!("You are banned from this room: {message}"),
+        ErrorCode::RoomLocked => "The room is locked; ask an operator to unlock it.".to_string(),
+        ErrorCode::RoomNotFound => format!("There is no such room on this server: {message}"),
+        ErrorCode::NameTaken => "Someone in the room already uses that name.".to_string(),
+        ErrorCode::ServerFull => "The server is full.".to_string(),
+        _ => format!("The server refused: {message}"),
+    }
+}
+
+fn host_error(e: host::HostError) -> CommandError {
+    CommandError::new(e.code(), e.to_string())
+}
+
+/// A notification for a message others wrote that mentions `me` or is a DM to us.
+fn notification_for(message: &hearth_wire::ChatMessage, me: &str) -> Option<AppEvent> {
+    if message.author == me || message.deleted {
+        return None;
+    }
+    let dm = message.channel.starts_with('@');
+    let mention = message
+        .text
+        .to_lowercase()
+        .contains(&format!("@{}", me.to_lowercase()));
+    if !dm && !mention {
+        return None;
+    }
+    let body: String = message.text.chars().take(140).collect();
+    Some(AppEvent::Notification {
+        kind: if dm {
+            ipc::NotificationKind::Dm
+        } else {
+            ipc::NotificationKind::Mention
+        },
+        title: if dm {
+            format!("{} sent you a message", message.author)
+        } else {
+            format!("{} mentioned you in #{}", message.author, message.channel)
+        },
+        body,
+        channel: Some(message.channel.clone()),
+    })
+}

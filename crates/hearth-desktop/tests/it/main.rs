@@ -1,0 +1,4 @@
+//! hearth-desktop's integration tests: one binary, one module per concern.
+
+mod bindings;
+mod room;
