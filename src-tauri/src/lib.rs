@@ -1,63 +1,294 @@
-//! Hearth's desktop shell: the Tauri window plus the embedded server it can host.
+//! Hearth's desktop shell: the Tauri window over `hearth_desktop`, the app core.
 //!
-//! The shell stays thin on purpose. State lives in small tasks (see `hearth_desktop`) and the Tauri
-//! commands here only forward to them, so the logic can be tested without a window.
+//! The shell stays thin on purpose. Every command here forwards to one `DesktopHandle`
+//! method, and the core's events go to the webview over `tauri::ipc::Channel`s the UI opens
+//! with `subscribe_events` (docs/ipc.md). Everything the app does is in `hearth_desktop`,
+//! where tests drive it without a window.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use serde::Serialize;
-use tauri::{Emitter, Manager, RunEvent, Runtime, State};
+use hearth_desktop::ipc::{
+    AppEvent, CommandError, HostConfig, HostStatus, Image, MemberId, MessageId, Presence,
+    RecentServer, Settings,
+};
+use hearth_desktop::{Desktop, DesktopConfig, DesktopHandle};
+use tauri::ipc::Channel;
+use tauri::{Manager, RunEvent, Runtime, State};
+use tokio::sync::mpsc;
 
-use hearth_desktop::host::{Host, HostError, HostHandle, HostSpec, HostStatus};
-
-/// The event the UI listens to for status changes it did not ask for, like the server
-/// stopping on its own.
-pub const HOST_STATUS_EVENT: &str = "host-status";
-
-/// The error object every command returns to the UI: a stable `code` to branch on and a
-/// `message` in plain words to show.
-#[derive(Debug, Serialize)]
-pub struct CommandError {
-    code: &'static str,
-    message: String,
+/// Joins a room (`host[:port][/room]`, `ws://…` or a `hearth://` link).
+#[tauri::command(rename_all = "snake_case")]
+async fn connect(
+    desktop: State<'_, DesktopHandle>,
+    address: String,
+    name: String,
+    password: Option<String>,
+) -> Result<(), CommandError> {
+    desktop.connect(address, name, password).await
 }
 
-impl From<HostError> for CommandError {
-    fn from(e: HostError) -> Self {
-        CommandError {
-            code: e.code(),
-            message: e.to_string(),
-        }
+/// Leaves the room.
+#[tauri::command(rename_all = "snake_case")]
+async fn disconnect(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
+    desktop.disconnect().await
+}
+
+/// Servers joined before, most recent first.
+#[tauri::command(rename_all = "snake_case")]
+async fn recent_servers(
+    desktop: State<'_, DesktopHandle>,
+) -> Result<Vec<RecentServer>, CommandError> {
+    desktop.recent_servers().await
+}
+
+/// Posts a chat message (a text channel id, or `@name` for a DM).
+#[tauri::command(rename_all = "snake_case")]
+async fn send_chat(
+    desktop: State<'_, DesktopHandle>,
+    channel: String,
+    client_id: String,
+    text: String,
+    reply_to: Option<MessageId>,
+    image: Option<Image>,
+) -> Result<(), CommandError> {
+    desktop
+        .send_chat(channel, client_id, text, reply_to, image)
+        .await
+}
+
+/// Edits one of our messages.
+#[tauri::command(rename_all = "snake_case")]
+async fn edit_chat(
+    desktop: State<'_, DesktopHandle>,
+    id: MessageId,
+    text: String,
+) -> Result<(), CommandError> {
+    desktop.edit_chat(id, text).await
+}
+
+/// Deletes a message.
+#[tauri::command(rename_all = "snake_case")]
+async fn delete_chat(desktop: State<'_, DesktopHandle>, id: MessageId) -> Result<(), CommandError> {
+    desktop.delete_chat(id).await
+}
+
+/// Adds a reaction.
+#[tauri::command(rename_all = "snake_case")]
+async fn react_add(
+    desktop: State<'_, DesktopHandle>,
+    id: MessageId,
+    emoji: String,
+) -> Result<(), CommandError> {
+    desktop.react_add(id, emoji).await
+}
+
+/// Removes our reaction.
+#[tauri::command(rename_all = "snake_case")]
+async fn react_remove(
+    desktop: State<'_, DesktopHandle>,
+    id: MessageId,
+    emoji: String,
+) -> Result<(), CommandError> {
+    desktop.react_remove(id, emoji).await
+}
+
+/// Says we are typing.
+#[tauri::command(rename_all = "snake_case")]
+async fn typing(desktop: State<'_, DesktopHandle>, channel: String) -> Result<(), CommandError> {
+    desktop.typing(channel).await
+}
+
+/// Asks for an older page of history.
+#[tauri::command(rename_all = "snake_case")]
+async fn history_get(
+    desktop: State<'_, DesktopHandle>,
+    channel: String,
+    before: Option<MessageId>,
+) -> Result<(), CommandError> {
+    desktop.history_get(channel, before).await
+}
+
+/// Sets presence and status text.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_presence(
+    desktop: State<'_, DesktopHandle>,
+    presence: Presence,
+    status_text: Option<String>,
+) -> Result<(), CommandError> {
+    desktop.set_presence(presence, status_text).await
+}
+
+/// Joins a voice channel.
+#[tauri::command(rename_all = "snake_case")]
+async fn voice_join(
+    desktop: State<'_, DesktopHandle>,
+    channel: String,
+) -> Result<(), CommandError> {
+    desktop.voice_join(channel).await
+}
+
+/// Leaves the voice channel.
+#[tauri::command(rename_all = "snake_case")]
+async fn voice_leave(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
+    desktop.voice_leave().await
+}
+
+/// Watches a member's camera.
+#[tauri::command(rename_all = "snake_case")]
+async fn camera_open(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+) -> Result<(), CommandError> {
+    desktop.camera_open(member).await
+}
+
+/// Stops watching a member's camera.
+#[tauri::command(rename_all = "snake_case")]
+async fn camera_close(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+) -> Result<(), CommandError> {
+    desktop.camera_close(member).await
+}
+
+/// Removes a watcher from our camera.
+#[tauri::command(rename_all = "snake_case")]
+async fn camera_boot(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+) -> Result<(), CommandError> {
+    desktop.camera_boot(member).await
+}
+
+/// Operator: disconnects a member.
+#[tauri::command(rename_all = "snake_case")]
+async fn kick(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+    reason: Option<String>,
+) -> Result<(), CommandError> {
+    desktop.kick(member, reason).await
+}
+
+/// Operator: bans a member.
+#[tauri::command(rename_all = "snake_case")]
+async fn ban(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+    reason: Option<String>,
+) -> Result<(), CommandError> {
+    desktop.ban(member, reason).await
+}
+
+/// Operator: mutes or unmutes a member for everyone.
+#[tauri::command(rename_all = "snake_case")]
+async fn server_mute(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+    muted: bool,
+) -> Result<(), CommandError> {
+    desktop.server_mute(member, muted).await
+}
+
+/// Operator: locks or unlocks the room.
+#[tauri::command(rename_all = "snake_case")]
+async fn lock(desktop: State<'_, DesktopHandle>, locked: bool) -> Result<(), CommandError> {
+    desktop.lock(locked).await
+}
+
+/// Starts the embedded server.
+#[tauri::command(rename_all = "snake_case")]
+async fn host_start(
+    desktop: State<'_, DesktopHandle>,
+    config: HostConfig,
+) -> Result<HostStatus, CommandError> {
+    desktop.host_start(config).await
+}
+
+/// Stops the embedded server; the port is closed when this returns.
+#[tauri::command(rename_all = "snake_case")]
+async fn host_stop(desktop: State<'_, DesktopHandle>) -> Result<HostStatus, CommandError> {
+    desktop.host_stop().await
+}
+
+/// Whether the embedded server runs, and where.
+#[tauri::command(rename_all = "snake_case")]
+async fn host_status(desktop: State<'_, DesktopHandle>) -> Result<HostStatus, CommandError> {
+    desktop.host_status().await
+}
+
+/// The settings.
+#[tauri::command(rename_all = "snake_case")]
+async fn get_settings(desktop: State<'_, DesktopHandle>) -> Result<Settings, CommandError> {
+    desktop.get_settings().await
+}
+
+/// Replaces the settings; returns what was stored.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_settings(
+    desktop: State<'_, DesktopHandle>,
+    settings: Settings,
+) -> Result<Settings, CommandError> {
+    desktop.set_settings(settings).await
+}
+
+/// Sends every AppEvent from now on to `channel`, in order.
+#[tauri::command(rename_all = "snake_case")]
+async fn subscribe_events(
+    events: State<'_, EventChannels>,
+    channel: Channel<AppEvent>,
+) -> Result<(), CommandError> {
+    events.send(Subscription::Add(channel)).await
+}
+
+/// Stops sending events to the channel with this id.
+#[tauri::command(rename_all = "snake_case")]
+async fn unsubscribe_events(
+    events: State<'_, EventChannels>,
+    channel: u32,
+) -> Result<(), CommandError> {
+    events.send(Subscription::Remove(channel)).await
+}
+
+enum Subscription {
+    Add(Channel<AppEvent>),
+    Remove(u32),
+}
+
+/// The webview's event channels, owned by the task that forwards the core's events.
+#[derive(Clone)]
+struct EventChannels(mpsc::Sender<Subscription>);
+
+impl EventChannels {
+    async fn send(&self, subscription: Subscription) -> Result<(), CommandError> {
+        self.0
+            .send(subscription)
+            .await
+            .map_err(|_| CommandError::new("shutting_down", "Hearth is shutting down."))
     }
 }
 
-/// Starts hosting on `port` (0 lets the OS pick), with `password` if it is not empty.
-#[tauri::command]
-async fn host_start(
-    host: State<'_, HostHandle>,
-    port: u32,
-    password: Option<String>,
-) -> Result<HostStatus, CommandError> {
-    Ok(host
-        .start(HostSpec {
-            port,
-            password,
-            ..HostSpec::default()
-        })
-        .await?)
-}
-
-/// Stops hosting; the port is closed when this returns.
-#[tauri::command]
-async fn host_stop(host: State<'_, HostHandle>) -> Result<HostStatus, CommandError> {
-    Ok(host.stop().await?)
-}
-
-/// Whether the server runs, and where.
-#[tauri::command]
-fn host_status(host: State<'_, HostHandle>) -> HostStatus {
-    host.status()
+/// Sends each of the core's events to every subscribed channel; a channel whose webview is
+/// gone is dropped. Ends when the core ends.
+async fn forward_events(
+    mut events: mpsc::UnboundedReceiver<AppEvent>,
+    mut subscriptions: mpsc::Receiver<Subscription>,
+) {
+    let mut channels: Vec<Channel<AppEvent>> = Vec::new();
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                channels.retain(|channel| channel.send(event.clone()).is_ok());
+            }
+            subscription = subscriptions.recv() => match subscription {
+                Some(Subscription::Add(channel)) => channels.push(channel),
+                Some(Subscription::Remove(id)) => channels.retain(|c| c.id() != id),
+                None => break,
+            },
+        }
+    }
 }
 
 /// The app's Tauri context, from tauri.conf.json. Generic so tests can use the mock runtime
@@ -66,42 +297,62 @@ fn context<R: Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
-/// Everything the app adds to a Tauri builder: commands and the host task.
+/// Everything the app adds to a Tauri builder: commands and the app core.
 fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
-        .invoke_handler(tauri::generate_handler![host_start, host_stop, host_status])
+        .invoke_handler(tauri::generate_handler![
+            connect,
+            disconnect,
+            recent_servers,
+            send_chat,
+            edit_chat,
+            delete_chat,
+            react_add,
+            react_remove,
+            typing,
+            history_get,
+            set_presence,
+            voice_join,
+            voice_leave,
+            camera_open,
+            camera_close,
+            camera_boot,
+            kick,
+            ban,
+            server_mute,
+            lock,
+            host_start,
+            host_stop,
+            host_status,
+            get_settings,
+            set_settings,
+            subscribe_events,
+            unsubscribe_events,
+        ])
         .setup(|app| {
-            let (handle, host) = Host::new(server_data_dir(app.handle()));
-            tauri::async_runtime::spawn(host.run());
-            tauri::async_runtime::spawn(forward_status(app.handle().clone(), handle.subscribe()));
-            app.manage(handle);
+            let config = DesktopConfig {
+                config_dir: dir(app.path().app_config_dir(), "settings"),
+                data_dir: dir(app.path().app_data_dir(), "hosted chat history")
+                    .map(|d| d.join("server")),
+            };
+            // The core's tasks run on Tauri's runtime, which lives as long as the app.
+            let desktop = tauri::async_runtime::block_on(async { Desktop::spawn(config) });
+            let (subscriptions, subscriptions_rx) = mpsc::channel(16);
+            tauri::async_runtime::spawn(forward_events(desktop.events, subscriptions_rx));
+            app.manage(EventChannels(subscriptions));
+            app.manage(desktop.handle);
             Ok(())
         })
 }
 
-/// Where the hosted server keeps its history: a `server` folder in the OS data dir for this
-/// app, so the app's own client files can sit beside it later.
-fn server_data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> Option<PathBuf> {
-    match app.path().app_data_dir() {
-        Ok(dir) => Some(dir.join("server")),
+/// A directory Tauri found for us, or `None` (and a warning) if it found none: the app then
+/// keeps that data in memory only.
+fn dir(found: tauri::Result<PathBuf>, what: &str) -> Option<PathBuf> {
+    match found {
+        Ok(dir) => Some(dir),
         Err(e) => {
-            // Hosting still works without a data dir; history just lasts until the server stops.
-            tracing::warn!(error = %e, "no data directory; hosted chat history stays in memory");
+            tracing::warn!(error = %e, "no directory for {what}; kept in memory only");
             None
-        }
-    }
-}
-
-/// Tells the UI about every status change, so a server that dies on its own is shown as
-/// stopped with its reason.
-async fn forward_status<R: Runtime>(
-    app: tauri::AppHandle<R>,
-    mut status: tokio::sync::watch::Receiver<HostStatus>,
-) {
-    while status.changed().await.is_ok() {
-        let current = status.borrow_and_update().clone();
-        if let Err(e) = app.emit(HOST_STATUS_EVENT, current) {
-            tracing::warn!(error = %e, "could not send host status to the window");
         }
     }
 }
@@ -112,12 +363,15 @@ pub fn run() -> anyhow::Result<()> {
         .build(context())
         .context("could not create the Hearth window")?;
     app.run(|app, event| {
-        // Give connected clients their shutdown notice and flush history before the process
-        // ends; the runtime would otherwise drop the server mid-write. No host state means
+        // Leave the room and give a hosted server's clients their shutdown notice before the
+        // process ends; the runtime would otherwise drop the server mid-write. No core means
         // setup never ran, so there is nothing to stop.
-        if let (RunEvent::Exit, Some(host)) = (event, app.try_state::<HostHandle>()) {
-            let host = host.inner().clone();
-            let _ = tauri::async_runtime::block_on(host.stop());
+        if let (RunEvent::Exit, Some(desktop)) = (event, app.try_state::<DesktopHandle>()) {
+            let desktop = desktop.inner().clone();
+            let _ = tauri::async_runtime::block_on(async {
+                let _ = desktop.host_stop().await;
+                desktop.shutdown().await
+            });
         }
     });
     Ok(())
@@ -178,6 +432,10 @@ mod tests {
         .map(|body| body.deserialize::<Value>().expect("json response"))
     }
 
+    fn host_config(port: u16, password: Option<&str>) -> Value {
+        json!({"config": {"port": port, "room_name": "party", "password": password, "channels": []}})
+    }
+
     fn connects(port: u16) -> bool {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
@@ -190,20 +448,22 @@ mod tests {
 
         assert_eq!(
             invoke(&window, "host_status", json!({})),
-            Ok(json!({"state": "stopped", "lastError": null}))
+            Ok(json!({"state": "off", "last_error": null}))
         );
 
-        let started = invoke(
-            &window,
-            "host_start",
-            json!({"port": 0, "password": "open sesame"}),
-        )
-        .expect("host_start");
-        assert_eq!(started["state"], "running", "{started}");
-        assert_eq!(started["passwordProtected"], true, "{started}");
+        let started =
+            invoke(&window, "host_start", host_config(0, Some("open sesame"))).expect("host_start");
+        assert_eq!(started["state"], "on", "{started}");
+        assert_eq!(started["password_protected"], true, "{started}");
+        assert_eq!(started["room_name"], "party", "{started}");
         let port = started["port"].as_u64().expect("port") as u16;
         assert_ne!(port, 0);
-        assert_eq!(started["address"], format!("0.0.0.0:{port}"));
+        assert!(
+            started["join_link"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(&format!(":{port}/party"))),
+            "{started}"
+        );
         assert!(
             connects(port),
             "nothing accepts connections on the reported port {port}"
@@ -213,12 +473,41 @@ mod tests {
             "the data dir follows the app's data dir"
         );
 
-        let again = invoke(&window, "host_start", json!({"port": 0})).expect_err("second start");
+        // The host joins their own room through the same command as anyone.
+        invoke(
+            &window,
+            "connect",
+            json!({"address": format!("127.0.0.1:{port}/party"), "name": "hostess", "password": "open sesame"}),
+        )
+        .expect("connect to our own server");
+        let settings = invoke(&window, "get_settings", json!({})).expect("get_settings");
+        assert_eq!(settings["display_name"], "hostess", "{settings}");
+        let recent = invoke(&window, "recent_servers", json!({})).expect("recent_servers");
+        assert_eq!(
+            recent[0]["address"],
+            format!("127.0.0.1:{port}/party"),
+            "{recent}"
+        );
+        invoke(
+            &window,
+            "send_chat",
+            json!({"channel": "general", "client_id": "c-1", "text": "hello", "reply_to": null, "image": null}),
+        )
+        .expect("send_chat");
+        let bad = invoke(
+            &window,
+            "connect",
+            json!({"address": "ftp://x", "name": "a", "password": null}),
+        )
+        .expect_err("a bad address");
+        assert_eq!(bad["code"], "bad_address", "{bad}");
+
+        let again = invoke(&window, "host_start", host_config(0, None)).expect_err("second start");
         assert_eq!(again["code"], "already_running", "{again}");
         assert!(again["message"].as_str().is_some_and(|m| !m.is_empty()));
 
         let stopped = invoke(&window, "host_stop", json!({})).expect("host_stop");
-        assert_eq!(stopped, json!({"state": "stopped", "lastError": null}));
+        assert_eq!(stopped, json!({"state": "off", "last_error": null}));
         assert!(
             !connects(port),
             "port {port} still accepts connections after stop"
@@ -235,7 +524,7 @@ mod tests {
         let taken = std::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
         let port = taken.local_addr().expect("addr").port();
 
-        let err = invoke(&window, "host_start", json!({"port": port})).expect_err("busy port");
+        let err = invoke(&window, "host_start", host_config(port, None)).expect_err("busy port");
         assert_eq!(err["code"], "port_in_use", "{err}");
         assert!(
             err["message"]

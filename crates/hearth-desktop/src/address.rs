@@ -110,9 +110,18 @@ mod tests {
             room: r.map(Into::into),
         };
         assert_eq!(parse("192.168.1.20"), Ok(a("192.168.1.20", 7777, None)));
-        assert_eq!(parse(" host:9000/lobby "), Ok(a("host", 9000, Some("lobby"))));
-        assert_eq!(parse("ws://host:9000/lobby"), Ok(a("host", 9000, Some("lobby"))));
-        assert_eq!(parse("hearth://host:9000/games/"), Ok(a("host", 9000, Some("games"))));
+        assert_eq!(
+            parse(" host:9000/lobby "),
+            Ok(a("host", 9000, Some("lobby")))
+        );
+        assert_eq!(
+            parse("ws://host:9000/lobby"),
+            Ok(a("host", 9000, Some("lobby")))
+        );
+        assert_eq!(
+            parse("hearth://host:9000/games/"),
+            Ok(a("host", 9000, Some("games")))
+        );
         assert_eq!(parse("HEARTH://[::1]:9000"), Ok(a("[::1]", 9000, None)));
         assert_eq!(parse("[fe80::1]"), Ok(a("[fe80::1]", 7777, None)));
         assert_eq!(

@@ -458,7 +458,10 @@ mod tests {
     #[tokio::test]
     async fn status_never_carries_the_token_or_password() {
         let host = spawn_host();
-        let status = host.start(spec(0, Some("hunter2".into()))).await.expect("start");
+        let status = host
+            .start(spec(0, Some("hunter2".into())))
+            .await
+            .expect("start");
         let token = host.operator_token().await.expect("token");
         let json = serde_json::to_string(&status).expect("serialize");
         assert!(
@@ -480,7 +483,8 @@ mod tests {
     async fn double_start_and_idle_stop_are_refused_in_words() {
         let host = spawn_host();
         assert_eq!(host.stop().await.unwrap_err().code(), "not_running");
-        let HostStatus::Running { port, .. } = host.start(spec(0, None)).await.expect("start") else {
+        let HostStatus::Running { port, .. } = host.start(spec(0, None)).await.expect("start")
+        else {
             panic!("not running after start");
         };
         let err = host.start(spec(0, None)).await.unwrap_err();

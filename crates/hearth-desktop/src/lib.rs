@@ -401,10 +401,7 @@ impl Core {
                     Some(c) => c.handle.send(command).await.map_err(|e| {
                         CommandError::new("not_connected", format!("Not in a room: {e}."))
                     }),
-                    None => Err(CommandError::new(
-                        "not_connected",
-                        "Join a room first.",
-                    )),
+                    None => Err(CommandError::new("not_connected", "Join a room first.")),
                 };
                 let _ = reply.send(result);
             }
@@ -492,27 +489,28 @@ impl Core {
                 },
             ))
         };
-        let connected = tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&parsed.url(), options))
-            .await
-            .map_err(|_| {
-                failed(
-                    "unreachable",
-                    format!("No Hearth server answered at {} in time.", parsed.link()),
-                )
-            })
-            .and_then(|r| {
-                r.map_err(|e| match e {
-                    // The server answered and refused: say what it said.
-                    hearth_client::ClientError::Fatal {
-                        code: Some(code),
-                        message,
-                    } => failed(code.as_str(), refusal(code, &message)),
-                    e => failed(
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&parsed.url(), options))
+                .await
+                .map_err(|_| {
+                    failed(
                         "unreachable",
-                        format!("Could not reach a Hearth server at {}: {e}.", parsed.link()),
-                    ),
+                        format!("No Hearth server answered at {} in time.", parsed.link()),
+                    )
                 })
-            });
+                .and_then(|r| {
+                    r.map_err(|e| match e {
+                        // The server answered and refused: say what it said.
+                        hearth_client::ClientError::Fatal {
+                            code: Some(code),
+                            message,
+                        } => failed(code.as_str(), refusal(code, &message)),
+                        e => failed(
+                            "unreachable",
+                            format!("Could not reach a Hearth server at {}: {e}.", parsed.link()),
+                        ),
+                    })
+                });
         let mut client = match connected {
             Ok(client) => client,
             Err(failure) => {
@@ -538,7 +536,10 @@ impl Core {
                     return done;
                 }
             }
-            Err(("connection_lost".to_string(), "The server closed the connection.".to_string()))
+            Err((
+                "connection_lost".to_string(),
+                "The server closed the connection.".to_string(),
+            ))
         })
         .await
         .unwrap_or_else(|_| {

@@ -136,7 +136,11 @@ fn check(s: &Settings) -> Result<(), CommandError> {
         return invalid("The voice activation threshold must be between 0 and 1.");
     }
     let c = s.camera_resolution;
-    if c.width == 0 || c.height == 0 || c.width % 2 == 1 || c.height % 2 == 1 || c.width > 3840
+    if c.width == 0
+        || c.height == 0
+        || c.width % 2 == 1
+        || c.height % 2 == 1
+        || c.width > 3840
         || c.height > 2160
     {
         return invalid("The camera resolution must be even and at most 3840x2160.");
@@ -179,7 +183,11 @@ mod tests {
         assert_eq!(again.settings().frame_ms, 10);
         assert_eq!(again.settings().display_name, "ann");
         assert_eq!(again.recent().len(), MAX_RECENT);
-        assert_eq!(again.recent()[0].address, "host0:7777", "most recent first, once");
+        assert_eq!(
+            again.recent()[0].address,
+            "host0:7777",
+            "most recent first, once"
+        );
 
         // A file from an older version, without fields added since, keeps what it has.
         std::fs::write(dir.path().join(SETTINGS_FILE), r#"{"frame_ms": 10}"#).unwrap();

@@ -60,7 +60,11 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     let mut guest = Desktop::spawn(DesktopConfig::default());
 
     // The toggle: the server starts with our room and channels, and says where to join.
-    let status = host.handle.host_start(host_config(Some("pw"))).await.unwrap();
+    let status = host
+        .handle
+        .host_start(host_config(Some("pw")))
+        .await
+        .unwrap();
     let HostStatus::On {
         port,
         room_name,
@@ -75,7 +79,13 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     assert!(password_protected);
     assert!(join_link.starts_with("hearth://") && join_link.ends_with(&format!(":{port}/party")));
     expect(&mut host, "host status on", |e| {
-        matches!(e, AppEvent::HostStatus { status: HostStatus::On { .. } }).then_some(())
+        matches!(
+            e,
+            AppEvent::HostStatus {
+                status: HostStatus::On { .. }
+            }
+        )
+        .then_some(())
     })
     .await;
 
@@ -93,9 +103,15 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
         _ => None,
     })
     .await;
-    assert!(me.expect("we are in the member list").operator, "the host is operator");
+    assert!(
+        me.expect("we are in the member list").operator,
+        "the host is operator"
+    );
     assert_eq!(
-        channels.iter().map(|c| (c.id.as_str(), c.kind)).collect::<Vec<_>>(),
+        channels
+            .iter()
+            .map(|c| (c.id.as_str(), c.kind))
+            .collect::<Vec<_>>(),
         [("chat", ChannelKind::Text), ("talk", ChannelKind::Voice)]
     );
     expect(&mut host, "connected", |e| match e {
@@ -141,7 +157,13 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     // Chat both ways; a mention and a DM raise notifications for the one addressed.
     guest
         .handle
-        .send_chat("chat".into(), "g-1".into(), "hi @hostess <b>".into(), None, None)
+        .send_chat(
+            "chat".into(),
+            "g-1".into(),
+            "hi @hostess <b>".into(),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let text = expect(&mut host, "the guest's message", |e| match e {
@@ -165,9 +187,7 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
         .await
         .unwrap();
     let got = expect(&mut guest, "the DM", |e| match e {
-        AppEvent::Chat { message } if message.text == "psst" => {
-            Some(message.channel.clone())
-        }
+        AppEvent::Chat { message } if message.text == "psst" => Some(message.channel.clone()),
         _ => None,
     })
     .await;
@@ -187,9 +207,7 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     // A guest is not an operator: their kick is refused and nothing happens.
     guest.handle.kick(1, None).await.unwrap();
     let got = expect(&mut guest, "the refusal", |e| match e {
-        AppEvent::Error { code, src, .. } if src.as_deref() == Some("kick") => {
-            Some(code.clone())
-        }
+        AppEvent::Error { code, src, .. } if src.as_deref() == Some("kick") => Some(code.clone()),
         _ => None,
     })
     .await;
@@ -209,23 +227,30 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     .await;
     assert_eq!(got, "kicked");
     let got = expect(&mut host, "the guest leaving", |e| match e {
-        AppEvent::MemberLeft { id, reason } if *id == guest_id => {
-            Some(*reason)
-        }
+        AppEvent::MemberLeft { id, reason } if *id == guest_id => Some(*reason),
         _ => None,
     })
     .await;
     assert_eq!(got, hearth_desktop::ipc::LeaveReason::Kicked);
     let err = guest
         .handle
-        .send_chat("chat".into(), "g-2".into(), "still here?".into(), None, None)
+        .send_chat(
+            "chat".into(),
+            "g-2".into(),
+            "still here?".into(),
+            None,
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, "not_connected");
 
     // The toggle off stops the server.
     let status = host.handle.host_stop().await.unwrap();
-    assert!(matches!(status, HostStatus::Off { last_error: None }), "{status:?}");
+    assert!(
+        matches!(status, HostStatus::Off { last_error: None }),
+        "{status:?}"
+    );
     host.handle.shutdown().await.unwrap();
     guest.handle.shutdown().await.unwrap();
 }
@@ -277,7 +302,10 @@ async fn settings_persist_in_the_config_directory() {
         frame_ms: 10,
         ..Settings::default()
     };
-    assert_eq!(desktop.handle.set_settings(wanted.clone()).await.unwrap(), wanted);
+    assert_eq!(
+        desktop.handle.set_settings(wanted.clone()).await.unwrap(),
+        wanted
+    );
     let err = desktop
         .handle
         .set_settings(Settings {
