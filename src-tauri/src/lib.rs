@@ -12,8 +12,8 @@ use hearth_desktop::ipc::{
     AppEvent, CommandError, HostConfig, HostStatus, Image, MemberId, MessageId, Presence,
     RecentServer, Settings,
 };
-use hearth_desktop::{Desktop, DesktopConfig, DesktopHandle};
-use tauri::ipc::Channel;
+use hearth_desktop::{CameraKind, Desktop, DesktopConfig, DesktopHandle};
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{Manager, RunEvent, Runtime, State};
 use tokio::sync::mpsc;
 
@@ -134,6 +134,18 @@ async fn voice_leave(desktop: State<'_, DesktopHandle>) -> Result<(), CommandErr
     desktop.voice_leave().await
 }
 
+/// Turns our camera on.
+#[tauri::command(rename_all = "snake_case")]
+async fn camera_on(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
+    desktop.camera_on().await
+}
+
+/// Turns our camera off.
+#[tauri::command(rename_all = "snake_case")]
+async fn camera_off(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
+    desktop.camera_off().await
+}
+
 /// Watches a member's camera.
 #[tauri::command(rename_all = "snake_case")]
 async fn camera_open(
@@ -251,9 +263,29 @@ async fn unsubscribe_events(
     events.send(Subscription::Remove(channel)).await
 }
 
+/// Sends every video frame from now on to `channel`, as raw bytes (docs/ipc.md).
+#[tauri::command(rename_all = "snake_case")]
+async fn subscribe_frames(
+    events: State<'_, EventChannels>,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<(), CommandError> {
+    events.send(Subscription::AddFrames(channel)).await
+}
+
+/// Stops sending frames to the channel with this id.
+#[tauri::command(rename_all = "snake_case")]
+async fn unsubscribe_frames(
+    events: State<'_, EventChannels>,
+    channel: u32,
+) -> Result<(), CommandError> {
+    events.send(Subscription::RemoveFrames(channel)).await
+}
+
 enum Subscription {
     Add(Channel<AppEvent>),
     Remove(u32),
+    AddFrames(Channel<InvokeResponseBody>),
+    RemoveFrames(u32),
 }
 
 /// The webview's event channels, owned by the task that forwards the core's events.
@@ -269,22 +301,31 @@ impl EventChannels {
     }
 }
 
-/// Sends each of the core's events to every subscribed channel; a channel whose webview is
-/// gone is dropped. Ends when the core ends.
+/// Sends each of the core's events and video frames to every channel subscribed to them; a
+/// channel whose webview is gone is dropped. Ends when the core ends.
 async fn forward_events(
     mut events: mpsc::UnboundedReceiver<AppEvent>,
+    mut frames: mpsc::Receiver<Vec<u8>>,
     mut subscriptions: mpsc::Receiver<Subscription>,
 ) {
     let mut channels: Vec<Channel<AppEvent>> = Vec::new();
+    let mut frame_channels: Vec<Channel<InvokeResponseBody>> = Vec::new();
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
                 channels.retain(|channel| channel.send(event.clone()).is_ok());
             }
+            frame = frames.recv() => {
+                let Some(frame) = frame else { break };
+                frame_channels
+                    .retain(|channel| channel.send(InvokeResponseBody::Raw(frame.clone())).is_ok());
+            }
             subscription = subscriptions.recv() => match subscription {
                 Some(Subscription::Add(channel)) => channels.push(channel),
                 Some(Subscription::Remove(id)) => channels.retain(|c| c.id() != id),
+                Some(Subscription::AddFrames(channel)) => frame_channels.push(channel),
+                Some(Subscription::RemoveFrames(id)) => frame_channels.retain(|c| c.id() != id),
                 None => break,
             },
         }
@@ -314,6 +355,8 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             set_presence,
             voice_join,
             voice_leave,
+            camera_on,
+            camera_off,
             camera_open,
             camera_close,
             camera_boot,
@@ -328,17 +371,30 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             set_settings,
             subscribe_events,
             unsubscribe_events,
+            subscribe_frames,
+            unsubscribe_frames,
         ])
         .setup(|app| {
             let config = DesktopConfig {
                 config_dir: dir(app.path().app_config_dir(), "settings"),
                 data_dir: dir(app.path().app_data_dir(), "hosted chat history")
                     .map(|d| d.join("server")),
+                // For demos and the real-app tests on machines without a camera.
+                camera: if std::env::var_os("HEARTH_TEST_CAMERA").is_some() {
+                    CameraKind::TestPattern
+                } else {
+                    CameraKind::Device
+                },
+                ..DesktopConfig::default()
             };
             // The core's tasks run on Tauri's runtime, which lives as long as the app.
             let desktop = tauri::async_runtime::block_on(async { Desktop::spawn(config) });
             let (subscriptions, subscriptions_rx) = mpsc::channel(16);
-            tauri::async_runtime::spawn(forward_events(desktop.events, subscriptions_rx));
+            tauri::async_runtime::spawn(forward_events(
+                desktop.events,
+                desktop.frames,
+                subscriptions_rx,
+            ));
             app.manage(EventChannels(subscriptions));
             app.manage(desktop.handle);
             Ok(())

@@ -18,11 +18,18 @@ pub mod host;
 pub mod ipc;
 mod store;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hearth_client::core::{CloseReason, Command, Event};
 use hearth_client::{Client, ClientHandle, ClientOptions};
+use hearth_media::video::{
+    CameraChoice, CameraSource, FrameSlot, I420Frame, TestPattern, VideoFormat, VideoSource,
+};
+use hearth_peer::PeerConfig;
+use hearth_video::{VideoConfig, VideoEvent, VideoHandle, VideoSession};
 use hearth_wire::{ClientMsg, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -35,14 +42,34 @@ use crate::store::Store;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Commands waiting for the task.
 const CONTROL_QUEUE: usize = 64;
+/// Encoded frames waiting for the webview. A slow webview loses frames here rather than
+/// falling behind: the newest frame wins.
+const FRAME_QUEUE: usize = 8;
+/// How often an opened camera's slot is looked at: well above any camera's frame rate, and
+/// nothing is done when the slot is empty.
+const FRAME_POLL: Duration = Duration::from_millis(5);
 
-/// Where the app keeps its files.
+/// Where `camera_on` gets its pictures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CameraKind {
+    /// The camera chosen in the settings (nokhwa).
+    #[default]
+    Device,
+    /// The moving test pattern with frame numbers in its pixels (tests, demos).
+    TestPattern,
+}
+
+/// Where the app keeps its files, and how it reaches others.
 #[derive(Debug, Clone, Default)]
 pub struct DesktopConfig {
     /// Settings and recent servers (the OS config directory); `None` keeps them in memory.
     pub config_dir: Option<PathBuf>,
     /// The hosted server's chat history (the OS data directory); `None` keeps it in memory.
     pub data_dir: Option<PathBuf>,
+    /// WebRTC settings for camera connections (tests use `PeerConfig::loopback()`).
+    pub peer: PeerConfig,
+    /// The camera source.
+    pub camera: CameraKind,
 }
 
 /// A running app core: its handle, its event stream and its task.
@@ -51,6 +78,8 @@ pub struct Desktop {
     pub handle: DesktopHandle,
     /// Everything the UI should know, in order.
     pub events: mpsc::UnboundedReceiver<AppEvent>,
+    /// Video frames of the cameras we watch, in the webview's binary layout (`frame.rs`).
+    pub frames: mpsc::Receiver<Vec<u8>>,
     /// The core's task; it ends after [`DesktopHandle::shutdown`] or when every handle is
     /// dropped.
     pub task: JoinHandle<()>,
@@ -67,6 +96,11 @@ enum Control {
     },
     Disconnect(Reply<()>),
     Room(Command, Reply<()>),
+    CameraOn(Reply<()>),
+    CameraOff(Reply<()>),
+    CameraOpen(MemberId, Reply<()>),
+    CameraClose(MemberId, Reply<()>),
+    CameraBoot(MemberId, Reply<()>),
     RecentServers(Reply<Vec<ipc::RecentServer>>),
     HostStart(ipc::HostConfig, Reply<ipc::HostStatus>),
     HostStop(Reply<ipc::HostStatus>),
@@ -209,19 +243,30 @@ impl DesktopHandle {
         self.room(Command::VoiceLeave).await
     }
 
-    /// Watches a member's camera.
+    /// Turns our camera on (the one in the settings, at their resolution): members who
+    /// open it get video. Fails in words when the camera cannot be opened.
+    pub async fn camera_on(&self) -> Result<(), CommandError> {
+        self.ask(Control::CameraOn).await
+    }
+
+    /// Turns our camera off; every watcher's stream stops.
+    pub async fn camera_off(&self) -> Result<(), CommandError> {
+        self.ask(Control::CameraOff).await
+    }
+
+    /// Watches a member's camera: its frames come out of [`Desktop::frames`].
     pub async fn camera_open(&self, member: MemberId) -> Result<(), CommandError> {
-        self.room(Command::CameraOpen { member }).await
+        self.ask(|reply| Control::CameraOpen(member, reply)).await
     }
 
     /// Stops watching a member's camera.
     pub async fn camera_close(&self, member: MemberId) -> Result<(), CommandError> {
-        self.room(Command::CameraClose { member }).await
+        self.ask(|reply| Control::CameraClose(member, reply)).await
     }
 
-    /// Removes a watcher from our camera.
+    /// Removes a watcher from our camera; they cannot reopen it until it is turned on again.
     pub async fn camera_boot(&self, member: MemberId) -> Result<(), CommandError> {
-        self.room(Command::CameraBoot { member }).await
+        self.ask(|reply| Control::CameraBoot(member, reply)).await
     }
 
     /// Operator: disconnects a member.
@@ -297,10 +342,32 @@ struct Connection {
     handle: ClientHandle,
     server: Option<ipc::ServerInfo>,
     me: Option<MemberId>,
+    /// The camera session: our camera and the cameras we watch.
+    video: VideoHandle,
+    /// `None` once the session has ended (it only does when the connection goes).
+    video_events: Option<mpsc::UnboundedReceiver<VideoEvent>>,
+    /// Cameras we opened.
+    cameras: BTreeMap<MemberId, OpenCamera>,
+    camera_on: bool,
+    watchers: Vec<MemberId>,
+}
+
+/// A camera we watch: the slot the session puts its decoded frames in. Dropping it closes
+/// the slot, which ends the task that hands its frames to the webview.
+struct OpenCamera {
+    slot: Arc<FrameSlot<I420Frame>>,
+}
+
+impl Drop for OpenCamera {
+    fn drop(&mut self) {
+        self.slot.close();
+    }
 }
 
 struct Core {
+    config: DesktopConfig,
     events: mpsc::UnboundedSender<AppEvent>,
+    frames: mpsc::Sender<Vec<u8>>,
     store: Store,
     host: HostHandle,
     host_status: watch::Receiver<host::HostStatus>,
@@ -313,30 +380,72 @@ impl Desktop {
     pub fn spawn(config: DesktopConfig) -> Desktop {
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
         let (host, host_task) = Host::new(config.data_dir.clone());
         tokio::spawn(host_task.run());
         let core = Core {
             events: events_tx,
+            frames: frames_tx,
             store: Store::load(config.config_dir.clone()),
             host_status: host.subscribe(),
             host,
             host_room: None,
             connection: None,
+            config,
         };
         let task = tokio::spawn(core.run(control_rx));
         Desktop {
             handle: DesktopHandle { control },
             events,
+            frames,
             task,
         }
     }
 }
 
-/// The next event of the connection; never, without one.
-async fn next_client_event(connection: &mut Option<Connection>) -> Option<Event> {
-    match connection {
-        Some(c) => c.client.next_event().await,
+/// The next item of `rx`, or never once it is gone (so a closed channel is not polled in a
+/// loop).
+async fn recv_or_wait<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// What the connection had to say.
+enum Wake {
+    Client(Option<Event>),
+    Video(Option<VideoEvent>),
+}
+
+/// The next event of the connection or its camera session; never, without a connection.
+async fn next_connection_event(connection: &mut Option<Connection>) -> Wake {
+    match connection {
+        Some(c) => tokio::select! {
+            event = c.client.next_event() => Wake::Client(event),
+            event = recv_or_wait(&mut c.video_events) => Wake::Video(event),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands `member`'s decoded frames to the webview until the slot is closed. Only the newest
+/// frame is ever taken, and one the webview has no room for is dropped.
+async fn pump_frames(
+    member: MemberId,
+    slot: Arc<FrameSlot<I420Frame>>,
+    frames: mpsc::Sender<Vec<u8>>,
+) {
+    let mut tick = tokio::time::interval(FRAME_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while !slot.is_closed() {
+        tick.tick().await;
+        if let Some(frame) = slot.take()
+            && let Err(mpsc::error::TrySendError::Closed(_)) =
+                frames.try_send(frame::encode(Some(member), &frame))
+        {
+            return;
+        }
     }
 }
 
@@ -354,10 +463,17 @@ impl Core {
                     None | Some(Control::Shutdown) => break,
                     Some(msg) => self.on_control(msg).await,
                 },
-                event = next_client_event(&mut self.connection) => match event {
-                    Some(event) => self.on_client_event(event),
+                wake = next_connection_event(&mut self.connection) => match wake {
+                    Wake::Client(Some(event)) => self.handle_client_event(event).await,
                     // The client ended for good; its Closed event said why.
-                    None => self.connection = None,
+                    Wake::Client(None) => self.leave().await,
+                    Wake::Video(Some(event)) => self.on_video_event(event),
+                    // The camera session ends only with the connection, which is going.
+                    Wake::Video(None) => {
+                        if let Some(c) = &mut self.connection {
+                            c.video_events = None;
+                        }
+                    }
                 },
                 changed = self.host_status.changed() => {
                     if changed.is_ok() {
@@ -401,7 +517,44 @@ impl Core {
                     Some(c) => c.handle.send(command).await.map_err(|e| {
                         CommandError::new("not_connected", format!("Not in a room: {e}."))
                     }),
-                    None => Err(CommandError::new("not_connected", "Join a room first.")),
+                    None => Err(not_connected()),
+                };
+                let _ = reply.send(result);
+            }
+            Control::CameraOn(reply) => {
+                let result = self.camera_on().await;
+                let _ = reply.send(result);
+            }
+            Control::CameraOff(reply) => {
+                let result = match &mut self.connection {
+                    Some(c) => {
+                        c.camera_on = false;
+                        c.video.camera_off().await.map_err(video_error)
+                    }
+                    None => Err(not_connected()),
+                };
+                self.camera_status();
+                let _ = reply.send(result);
+            }
+            Control::CameraOpen(member, reply) => {
+                let result = self.camera_open(member).await;
+                let _ = reply.send(result);
+            }
+            Control::CameraClose(member, reply) => {
+                let result = match &mut self.connection {
+                    Some(c) => {
+                        c.cameras.remove(&member);
+                        c.video.close(member).await.map_err(video_error)
+                    }
+                    None => Err(not_connected()),
+                };
+                self.camera_status();
+                let _ = reply.send(result);
+            }
+            Control::CameraBoot(member, reply) => {
+                let result = match &self.connection {
+                    Some(c) => c.video.boot(member).await.map_err(video_error),
+                    None => Err(not_connected()),
                 };
                 let _ = reply.send(result);
             }
@@ -455,8 +608,134 @@ impl Core {
     /// Leaves the current room, if any, and waits for the goodbye to be sent.
     async fn leave(&mut self) {
         if let Some(connection) = self.connection.take() {
+            let _ = connection.video.shutdown().await;
             let _ = connection.client.leave().await;
         }
+    }
+
+    async fn handle_client_event(&mut self, event: Event) {
+        if let Some(c) = &self.connection {
+            let _ = c.video.client_event(&event).await;
+        }
+        self.on_client_event(event);
+    }
+
+    async fn camera_on(&mut self) -> Result<(), CommandError> {
+        let Some(connection) = &mut self.connection else {
+            return Err(not_connected());
+        };
+        let settings = self.store.settings();
+        let mode = settings.camera_resolution;
+        let source: Box<dyn VideoSource> = match self.config.camera {
+            CameraKind::TestPattern => Box::new(
+                TestPattern::new(VideoFormat {
+                    width: mode.width,
+                    height: mode.height,
+                    fps: mode.fps,
+                })
+                .map_err(|e| CommandError::new("device_unavailable", e.to_string()))?,
+            ),
+            CameraKind::Device => {
+                let index = settings
+                    .camera_device
+                    .as_deref()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+                let camera = CameraSource::open(CameraChoice {
+                    index,
+                    width: mode.width,
+                    height: mode.height,
+                    fps: mode.fps,
+                })
+                .map_err(|e| {
+                    CommandError::new(
+                        "device_unavailable",
+                        format!("The camera could not be opened: {e}."),
+                    )
+                })?;
+                Box::new(camera)
+            }
+        };
+        connection
+            .video
+            .camera_on(source)
+            .await
+            .map_err(video_error)?;
+        connection.camera_on = true;
+        self.camera_status();
+        Ok(())
+    }
+
+    async fn camera_open(&mut self, member: MemberId) -> Result<(), CommandError> {
+        let Some(connection) = &mut self.connection else {
+            return Err(not_connected());
+        };
+        let slot = Arc::new(FrameSlot::new());
+        tokio::spawn(pump_frames(member, Arc::clone(&slot), self.frames.clone()));
+        // Replacing an entry drops the old one, whose slot closes and ends its pump.
+        connection.cameras.insert(
+            member,
+            OpenCamera {
+                slot: Arc::clone(&slot),
+            },
+        );
+        connection
+            .video
+            .open(member, slot)
+            .await
+            .map_err(video_error)?;
+        self.camera_status();
+        Ok(())
+    }
+
+    fn on_video_event(&mut self, event: VideoEvent) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        match event {
+            VideoEvent::CameraEnded(reason) => {
+                connection.camera_on = false;
+                self.emit(AppEvent::Error {
+                    code: "camera_ended".to_string(),
+                    message: format!("Your camera stopped: {reason}."),
+                    src: None,
+                    client_id: None,
+                });
+            }
+            VideoEvent::Watchers(watchers) => connection.watchers = watchers,
+            VideoEvent::Opened(_) => {}
+            VideoEvent::Closed(member) => {
+                connection.cameras.remove(&member);
+            }
+            VideoEvent::OpenRefused { member, reason } => {
+                connection.cameras.remove(&member);
+                self.emit(AppEvent::Error {
+                    code: "camera_refused".to_string(),
+                    message: reason,
+                    src: Some("camera_open".to_string()),
+                    client_id: None,
+                });
+            }
+            VideoEvent::PeerState { .. } => return,
+        }
+        self.camera_status();
+    }
+
+    /// Tells the UI about our camera and the cameras we watch.
+    fn camera_status(&self) {
+        let status = match &self.connection {
+            Some(c) => ipc::CameraStatus {
+                on: c.camera_on,
+                opened: c.cameras.keys().copied().collect(),
+                watchers: c.watchers.clone(),
+            },
+            None => ipc::CameraStatus {
+                on: false,
+                opened: Vec::new(),
+                watchers: Vec::new(),
+            },
+        };
+        self.emit(AppEvent::CameraStatus { status });
     }
 
     async fn connect(
@@ -555,6 +834,13 @@ impl Core {
             return Err(error);
         }
         let handle = client.handle();
+        let video = VideoSession::spawn(
+            handle.clone(),
+            VideoConfig {
+                peer: self.config.peer.clone(),
+                ..VideoConfig::default()
+            },
+        );
         self.connection = Some(Connection {
             address: address.clone(),
             name: name.clone(),
@@ -563,9 +849,14 @@ impl Core {
             handle,
             server: None,
             me: None,
+            video: video.handle,
+            video_events: Some(video.events),
+            cameras: BTreeMap::new(),
+            camera_on: false,
+            watchers: Vec::new(),
         });
         for event in connection_events {
-            self.on_client_event(event);
+            self.handle_client_event(event).await;
         }
         let room = self
             .connection
@@ -822,6 +1113,14 @@ fn refusal(code: ErrorCode, message: &str) -> String {
         ErrorCode::ServerFull => "The server is full.".to_string(),
         _ => format!("The server refused: {message}"),
     }
+}
+
+fn not_connected() -> CommandError {
+    CommandError::new("not_connected", "Join a room first.")
+}
+
+fn video_error(e: hearth_video::VideoError) -> CommandError {
+    CommandError::new("camera_failed", format!("The camera session failed: {e}."))
 }
 
 fn host_error(e: host::HostError) -> CommandError {

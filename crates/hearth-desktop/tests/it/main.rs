@@ -1,4 +1,6 @@
 //! hearth-desktop's integration tests: one binary, one module per concern.
 
 mod bindings;
+mod camera;
 mod room;
+mod support;

@@ -1,36 +1,12 @@
 //! The app core end to end against real servers over loopback: hosting from the toggle,
 //! joining (and being refused), chat both ways with notifications, moderation, settings.
 
-use std::time::Duration;
-
 use hearth_desktop::ipc::{
     AppEvent, ChannelKind, ConnectionStatus, HostConfig, HostStatus, NotificationKind, Settings,
 };
 use hearth_desktop::{Desktop, DesktopConfig};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Waits for an event that `pick` accepts, skipping others.
-async fn expect<T>(
-    desktop: &mut Desktop,
-    what: &str,
-    mut pick: impl FnMut(&AppEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = desktop
-                .events
-                .recv()
-                .await
-                .unwrap_or_else(|| panic!("the core ended while waiting for {what}"));
-            if let Some(found) = pick(&event) {
-                return found;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
+use crate::support::expect;
 
 fn host_config(password: Option<&str>) -> HostConfig {
     HostConfig {
@@ -293,7 +269,7 @@ async fn settings_persist_in_the_config_directory() {
     let dir = tempfile::tempdir().unwrap();
     let config = DesktopConfig {
         config_dir: Some(dir.path().to_path_buf()),
-        data_dir: None,
+        ..DesktopConfig::default()
     };
     let desktop = Desktop::spawn(config.clone());
     let wanted = Settings {

@@ -1,0 +1,130 @@
+//! Cameras through the app core: a member turns on a (test pattern) camera, the host opens
+//! it and gets frames in the webview's binary layout, numbered in order; closing it stops
+//! them. Real server, real WebRTC over loopback, real VP8.
+
+use std::time::{Duration, Instant};
+
+use hearth_desktop::frame::HEADER_BYTES;
+use hearth_desktop::ipc::{AppEvent, HostConfig, HostStatus};
+use hearth_desktop::{CameraKind, Desktop, DesktopConfig};
+use hearth_media::video::{I420Frame, read_stamp};
+use hearth_peer::PeerConfig;
+
+use crate::support::expect;
+
+fn config() -> DesktopConfig {
+    DesktopConfig {
+        peer: PeerConfig::loopback(),
+        camera: CameraKind::TestPattern,
+        ..DesktopConfig::default()
+    }
+}
+
+/// A frame as the webview gets it, read back: (member id, width, height, frame number).
+fn read(bytes: &[u8]) -> (String, u32, u32, Option<u32>) {
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert_eq!(u32_at(0), 0x4846_5631, "magic");
+    let (width, height) = (u32_at(4), u32_at(8));
+    let timestamp = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
+    let id_len = usize::from(u16::from_le_bytes([bytes[20], bytes[21]]));
+    let member = String::from_utf8(bytes[HEADER_BYTES..HEADER_BYTES + id_len].to_vec()).unwrap();
+    let planes = bytes[HEADER_BYTES + id_len..].to_vec();
+    let frame = I420Frame::from_data(width, height, planes, timestamp).expect("whole planes");
+    (
+        member,
+        width,
+        height,
+        read_stamp(&frame).map(|s| s.frame_number),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
+    let mut host = Desktop::spawn(config());
+    let mut guest = Desktop::spawn(config());
+    let status = host
+        .handle
+        .host_start(HostConfig {
+            port: 0,
+            room_name: "cams".into(),
+            password: None,
+            channels: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let HostStatus::On { port, .. } = status else {
+        panic!("{status:?}")
+    };
+    let address = format!("127.0.0.1:{port}/cams");
+    host.handle
+        .connect(address.clone(), "host".into(), None)
+        .await
+        .unwrap();
+    guest
+        .handle
+        .connect(address, "guest".into(), None)
+        .await
+        .unwrap();
+    let guest_id = expect(&mut guest, "guest welcome", |e| match e {
+        AppEvent::Welcome { you, .. } => Some(*you),
+        _ => None,
+    })
+    .await;
+
+    guest.handle.camera_on().await.unwrap();
+    expect(&mut host, "the guest's camera shown as on", |e| match e {
+        AppEvent::MemberUpdated { member } if member.id == guest_id && member.camera => Some(()),
+        _ => None,
+    })
+    .await;
+    host.handle.camera_open(guest_id).await.unwrap();
+
+    // Two seconds of frames, as the webview would get them.
+    let mut numbers = Vec::new();
+    let end = Instant::now() + Duration::from_secs(2);
+    let first = tokio::time::timeout(Duration::from_secs(10), host.frames.recv())
+        .await
+        .expect("a first frame in time")
+        .expect("frames flow");
+    let (member, width, height, _) = read(&first);
+    assert_eq!(member, guest_id.to_string());
+    assert_eq!(
+        (width, height),
+        (640, 480),
+        "the settings' default resolution"
+    );
+    while Instant::now() < end {
+        if let Ok(Some(bytes)) =
+            tokio::time::timeout(Duration::from_millis(200), host.frames.recv()).await
+        {
+            numbers.push(read(&bytes).3.expect("a readable picture"));
+        }
+    }
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "frames out of order: {numbers:?}"
+    );
+    assert!(
+        numbers.len() >= 30,
+        "only {} frames in 2 s: {numbers:?}",
+        numbers.len()
+    );
+    let watchers = expect(&mut guest, "the host as watcher", |e| match e {
+        AppEvent::CameraStatus { status } if !status.watchers.is_empty() => {
+            Some(status.watchers.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(watchers.len(), 1);
+
+    // Closing the camera stops the frames (after what was already on its way).
+    host.handle.camera_close(guest_id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while host.frames.try_recv().is_ok() {}
+    let late = tokio::time::timeout(Duration::from_millis(700), host.frames.recv()).await;
+    assert!(late.is_err(), "a frame arrived after the camera was closed");
+
+    guest.handle.shutdown().await.unwrap();
+    host.handle.shutdown().await.unwrap();
+}
