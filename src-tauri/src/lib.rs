@@ -12,7 +12,7 @@ use hearth_desktop::ipc::{
     AppEvent, CommandError, HostConfig, HostStatus, Image, MemberId, MessageId, Presence,
     RecentServer, Settings,
 };
-use hearth_desktop::{CameraKind, Desktop, DesktopConfig, DesktopHandle};
+use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig, DesktopHandle};
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{Manager, RunEvent, Runtime, State};
 use tokio::sync::mpsc;
@@ -132,6 +132,50 @@ async fn voice_join(
 #[tauri::command(rename_all = "snake_case")]
 async fn voice_leave(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
     desktop.voice_leave().await
+}
+
+/// Mutes or unmutes our microphone.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_muted(desktop: State<'_, DesktopHandle>, muted: bool) -> Result<(), CommandError> {
+    desktop.set_muted(muted).await
+}
+
+/// Deafens or undeafens.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_deafened(
+    desktop: State<'_, DesktopHandle>,
+    deafened: bool,
+) -> Result<(), CommandError> {
+    desktop.set_deafened(deafened).await
+}
+
+/// The push-to-talk key went down or up (inside the window).
+#[tauri::command(rename_all = "snake_case")]
+async fn push_to_talk(
+    desktop: State<'_, DesktopHandle>,
+    pressed: bool,
+) -> Result<(), CommandError> {
+    desktop.push_to_talk(pressed).await
+}
+
+/// How loud a member plays for us, 0 to 2.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_member_volume(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+    volume: f32,
+) -> Result<(), CommandError> {
+    desktop.set_member_volume(member, volume).await
+}
+
+/// Silences a member for us only.
+#[tauri::command(rename_all = "snake_case")]
+async fn set_member_local_mute(
+    desktop: State<'_, DesktopHandle>,
+    member: MemberId,
+    muted: bool,
+) -> Result<(), CommandError> {
+    desktop.set_member_local_mute(member, muted).await
 }
 
 /// Turns our camera on.
@@ -355,6 +399,11 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             set_presence,
             voice_join,
             voice_leave,
+            set_muted,
+            set_deafened,
+            push_to_talk,
+            set_member_volume,
+            set_member_local_mute,
             camera_on,
             camera_off,
             camera_open,
@@ -384,6 +433,12 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                     CameraKind::TestPattern
                 } else {
                     CameraKind::Device
+                },
+                // The same for sound on machines without a microphone.
+                audio: if std::env::var_os("HEARTH_TEST_AUDIO").is_some() {
+                    AudioKind::Synthetic
+                } else {
+                    AudioKind::Devices
                 },
                 ..DesktopConfig::default()
             };

@@ -18,7 +18,7 @@ pub mod host;
 pub mod ipc;
 mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,8 +28,10 @@ use hearth_client::{Client, ClientHandle, ClientOptions};
 use hearth_media::video::{
     CameraChoice, CameraSource, FrameSlot, I420Frame, TestPattern, VideoFormat, VideoSource,
 };
+use hearth_media::{CaptureConfig, FrameDuration, Sine, TransmitMode};
 use hearth_peer::PeerConfig;
 use hearth_video::{VideoConfig, VideoEvent, VideoHandle, VideoSession};
+use hearth_voice::{AudioInput, AudioOutput, VoiceConfig, VoiceEvent, VoiceHandle, VoiceSession};
 use hearth_wire::{ClientMsg, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -59,6 +61,19 @@ pub enum CameraKind {
     TestPattern,
 }
 
+/// How often the microphone level is sent to the UI while in voice (a meter needs ~20 Hz).
+const LEVEL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Where voice gets and puts its sound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AudioKind {
+    /// The microphone and speaker chosen in the settings (cpal).
+    #[default]
+    Devices,
+    /// A 440 Hz tone in, nothing out (tests, machines without sound).
+    Synthetic,
+}
+
 /// Where the app keeps its files, and how it reaches others.
 #[derive(Debug, Clone, Default)]
 pub struct DesktopConfig {
@@ -70,6 +85,8 @@ pub struct DesktopConfig {
     pub peer: PeerConfig,
     /// The camera source.
     pub camera: CameraKind,
+    /// The sound devices.
+    pub audio: AudioKind,
 }
 
 /// A running app core: its handle, its event stream and its task.
@@ -96,6 +113,13 @@ enum Control {
     },
     Disconnect(Reply<()>),
     Room(Command, Reply<()>),
+    VoiceJoin(String, Reply<()>),
+    VoiceLeave(Reply<()>),
+    SetMuted(bool, Reply<()>),
+    SetDeafened(bool, Reply<()>),
+    PushToTalk(bool, Reply<()>),
+    MemberVolume(MemberId, f32, Reply<()>),
+    MemberLocalMute(MemberId, bool, Reply<()>),
     CameraOn(Reply<()>),
     CameraOff(Reply<()>),
     CameraOpen(MemberId, Reply<()>),
@@ -233,14 +257,57 @@ impl DesktopHandle {
         .await
     }
 
-    /// Joins a voice channel (the room's record; audio is the voice session's).
+    /// Joins a voice channel: opens the microphone and speaker of the settings and calls
+    /// everyone in the channel. Fails in words when a device cannot be opened.
     pub async fn voice_join(&self, channel: String) -> Result<(), CommandError> {
-        self.room(Command::VoiceJoin { channel }).await
+        self.ask(|reply| Control::VoiceJoin(channel, reply)).await
     }
 
-    /// Leaves the voice channel.
+    /// Leaves the voice channel and closes the devices.
     pub async fn voice_leave(&self) -> Result<(), CommandError> {
-        self.room(Command::VoiceLeave).await
+        self.ask(Control::VoiceLeave).await
+    }
+
+    /// Mutes or unmutes our microphone (remembered across channels and reconnects).
+    pub async fn set_muted(&self, muted: bool) -> Result<(), CommandError> {
+        self.ask(|reply| Control::SetMuted(muted, reply)).await
+    }
+
+    /// Deafens (no sound in, none out) or undeafens.
+    pub async fn set_deafened(&self, deafened: bool) -> Result<(), CommandError> {
+        self.ask(|reply| Control::SetDeafened(deafened, reply))
+            .await
+    }
+
+    /// The push-to-talk key went down (true) or up; only matters with push-to-talk on.
+    pub async fn push_to_talk(&self, pressed: bool) -> Result<(), CommandError> {
+        self.ask(|reply| Control::PushToTalk(pressed, reply)).await
+    }
+
+    /// How loud a member plays for us: 0 to 2, 1 unchanged.
+    pub async fn set_member_volume(
+        &self,
+        member: MemberId,
+        volume: f32,
+    ) -> Result<(), CommandError> {
+        if !(0.0..=2.0).contains(&volume) {
+            return Err(CommandError::new(
+                "invalid",
+                "A member's volume goes from 0 to 2 (1 is unchanged).",
+            ));
+        }
+        self.ask(|reply| Control::MemberVolume(member, volume, reply))
+            .await
+    }
+
+    /// Silences a member for us only.
+    pub async fn set_member_local_mute(
+        &self,
+        member: MemberId,
+        muted: bool,
+    ) -> Result<(), CommandError> {
+        self.ask(|reply| Control::MemberLocalMute(member, muted, reply))
+            .await
     }
 
     /// Turns our camera on (the one in the settings, at their resolution): members who
@@ -350,6 +417,21 @@ struct Connection {
     cameras: BTreeMap<MemberId, OpenCamera>,
     camera_on: bool,
     watchers: Vec<MemberId>,
+    /// The ICE servers the room gave us, for a voice session started later.
+    ice_servers: Vec<hearth_wire::IceServer>,
+    /// The voice session, while we are in a voice channel.
+    voice: Option<Voice>,
+    /// Members speaking now, from the room's `speaking` events.
+    speaking: BTreeSet<MemberId>,
+}
+
+/// Being in a voice channel: the session that owns the devices and the calls.
+struct Voice {
+    channel: String,
+    handle: VoiceHandle,
+    events: Option<mpsc::UnboundedReceiver<VoiceEvent>>,
+    level: tokio::time::Interval,
+    input_level: f32,
 }
 
 /// A camera we watch: the slot the session puts its decoded frames in. Dropping it closes
@@ -373,6 +455,9 @@ struct Core {
     host_status: watch::Receiver<host::HostStatus>,
     host_room: Option<String>,
     connection: Option<Connection>,
+    /// Our mute and deafen, kept across voice channels and connections.
+    muted: bool,
+    deafened: bool,
 }
 
 impl Desktop {
@@ -391,6 +476,8 @@ impl Desktop {
             host,
             host_room: None,
             connection: None,
+            muted: false,
+            deafened: false,
             config,
         };
         let task = tokio::spawn(core.run(control_rx));
@@ -416,6 +503,20 @@ async fn recv_or_wait<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<
 enum Wake {
     Client(Option<Event>),
     Video(Option<VideoEvent>),
+    Voice(Option<VoiceEvent>),
+    /// Time to send the microphone level.
+    Level,
+}
+
+/// The voice session's next event or level tick; never, outside voice.
+async fn next_voice_wake(voice: &mut Option<Voice>) -> Wake {
+    match voice {
+        Some(v) => tokio::select! {
+            event = recv_or_wait(&mut v.events) => Wake::Voice(event),
+            _ = v.level.tick() => Wake::Level,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// The next event of the connection or its camera session; never, without a connection.
@@ -424,6 +525,7 @@ async fn next_connection_event(connection: &mut Option<Connection>) -> Wake {
         Some(c) => tokio::select! {
             event = c.client.next_event() => Wake::Client(event),
             event = recv_or_wait(&mut c.video_events) => Wake::Video(event),
+            wake = next_voice_wake(&mut c.voice) => wake,
         },
         None => std::future::pending().await,
     }
@@ -474,6 +576,13 @@ impl Core {
                             c.video_events = None;
                         }
                     }
+                    Wake::Voice(Some(event)) => self.on_voice_event(event),
+                    Wake::Voice(None) => {
+                        if let Some(v) = self.connection.as_mut().and_then(|c| c.voice.as_mut()) {
+                            v.events = None;
+                        }
+                    }
+                    Wake::Level => self.send_level().await,
                 },
                 changed = self.host_status.changed() => {
                     if changed.is_ok() {
@@ -518,6 +627,52 @@ impl Core {
                         CommandError::new("not_connected", format!("Not in a room: {e}."))
                     }),
                     None => Err(not_connected()),
+                };
+                let _ = reply.send(result);
+            }
+            Control::VoiceJoin(channel, reply) => {
+                let result = self.voice_join(channel).await;
+                let _ = reply.send(result);
+            }
+            Control::VoiceLeave(reply) => {
+                let result = self.voice_leave().await;
+                let _ = reply.send(result);
+            }
+            Control::SetMuted(muted, reply) => {
+                self.muted = muted;
+                let result = self.apply_voice_state().await;
+                let _ = reply.send(result);
+            }
+            Control::SetDeafened(deafened, reply) => {
+                self.deafened = deafened;
+                let result = self.apply_voice_state().await;
+                let _ = reply.send(result);
+            }
+            Control::PushToTalk(pressed, reply) => {
+                if let Some(v) = self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
+                    let _ = v.handle.push_to_talk(pressed).await;
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Control::MemberVolume(member, volume, reply) => {
+                let result = match self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
+                    Some(v) => v
+                        .handle
+                        .set_user_volume(member, volume)
+                        .await
+                        .map_err(voice_error),
+                    None => Err(not_in_voice()),
+                };
+                let _ = reply.send(result);
+            }
+            Control::MemberLocalMute(member, muted, reply) => {
+                let result = match self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
+                    Some(v) => v
+                        .handle
+                        .set_user_muted(member, muted)
+                        .await
+                        .map_err(voice_error),
+                    None => Err(not_in_voice()),
                 };
                 let _ = reply.send(result);
             }
@@ -608,16 +763,207 @@ impl Core {
     /// Leaves the current room, if any, and waits for the goodbye to be sent.
     async fn leave(&mut self) {
         if let Some(connection) = self.connection.take() {
+            if let Some(voice) = &connection.voice {
+                let _ = voice.handle.shutdown().await;
+            }
             let _ = connection.video.shutdown().await;
             let _ = connection.client.leave().await;
         }
     }
 
     async fn handle_client_event(&mut self, event: Event) {
-        if let Some(c) = &self.connection {
+        if let Some(c) = &mut self.connection {
+            match &event {
+                Event::Joined { ice_servers, .. } => c.ice_servers = ice_servers.clone(),
+                Event::IceServers(servers) => c.ice_servers = servers.clone(),
+                Event::Speaking { member, speaking } => {
+                    if *speaking {
+                        c.speaking.insert(*member);
+                    } else {
+                        c.speaking.remove(member);
+                    }
+                }
+                Event::MemberLeft { id, .. } => {
+                    c.speaking.remove(id);
+                }
+                _ => {}
+            }
             let _ = c.video.client_event(&event).await;
+            if let Some(voice) = &c.voice {
+                let _ = voice.handle.client_event(&event).await;
+            }
         }
         self.on_client_event(event);
+    }
+
+    async fn voice_join(&mut self, channel: String) -> Result<(), CommandError> {
+        let Some(connection) = &mut self.connection else {
+            return Err(not_connected());
+        };
+        if connection.voice.is_none() {
+            let settings = self.store.settings();
+            let capture = CaptureConfig {
+                frame: if settings.frame_ms == 10 {
+                    FrameDuration::Ms10
+                } else {
+                    FrameDuration::Ms20
+                },
+                noise_suppression: settings.noise_suppression,
+                mode: if settings.push_to_talk {
+                    TransmitMode::PushToTalk
+                } else {
+                    TransmitMode::VoiceActivation
+                },
+                ..CaptureConfig::default()
+            };
+            let (input, output) = match self.config.audio {
+                AudioKind::Devices => (
+                    AudioInput::Device(settings.input_device.clone()),
+                    AudioOutput::Device(settings.output_device.clone()),
+                ),
+                AudioKind::Synthetic => (
+                    AudioInput::Source(Box::new(Sine::new(48_000, 440.0, 0.3))),
+                    AudioOutput::Discard,
+                ),
+            };
+            let session = VoiceSession::spawn(
+                connection.handle.clone(),
+                VoiceConfig {
+                    capture,
+                    peer: self.config.peer.clone(),
+                    ..VoiceConfig::default()
+                },
+                input,
+                output,
+            )
+            .map_err(|e| {
+                CommandError::new(
+                    "device_unavailable",
+                    format!("The microphone or speaker could not be opened: {e}."),
+                )
+            })?;
+            // The session starts now, after the room welcomed us: tell it what that welcome
+            // said, as things stand.
+            let snapshot =
+                connection.handle.snapshot().await.map_err(|e| {
+                    CommandError::new("not_connected", format!("Not in a room: {e}."))
+                })?;
+            if let (Some(you), Some(room)) = (snapshot.me, snapshot.room) {
+                let joined = Event::Joined {
+                    you,
+                    room,
+                    members: snapshot.members,
+                    ice_servers: connection.ice_servers.clone(),
+                    rejoin: false,
+                };
+                let _ = session.handle.client_event(&joined).await;
+            }
+            let mut level = tokio::time::interval(LEVEL_INTERVAL);
+            level.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            connection.voice = Some(Voice {
+                channel: channel.clone(),
+                handle: session.handle,
+                events: Some(session.events),
+                level,
+                input_level: 0.0,
+            });
+        }
+        if let Some(voice) = &mut connection.voice {
+            voice.channel = channel.clone();
+        }
+        connection
+            .handle
+            .send(Command::VoiceJoin { channel })
+            .await
+            .map_err(|e| CommandError::new("not_connected", format!("Not in a room: {e}.")))?;
+        self.apply_voice_state().await?;
+        Ok(())
+    }
+
+    async fn voice_leave(&mut self) -> Result<(), CommandError> {
+        let Some(connection) = &mut self.connection else {
+            return Err(not_connected());
+        };
+        let _ = connection.handle.send(Command::VoiceLeave).await;
+        if let Some(voice) = connection.voice.take() {
+            let _ = voice.handle.shutdown().await;
+        }
+        self.voice_status();
+        Ok(())
+    }
+
+    /// Applies our mute and deafen to the voice session (which tells the room) or, outside
+    /// voice, to the client, which remembers them for the next channel.
+    async fn apply_voice_state(&mut self) -> Result<(), CommandError> {
+        let (muted, deafened) = (self.muted, self.deafened);
+        if let Some(connection) = &self.connection {
+            match &connection.voice {
+                Some(voice) => {
+                    voice.handle.set_muted(muted).await.map_err(voice_error)?;
+                    voice
+                        .handle
+                        .set_deafened(deafened)
+                        .await
+                        .map_err(voice_error)?;
+                }
+                None => {
+                    let _ = connection
+                        .handle
+                        .send(Command::VoiceState { muted, deafened })
+                        .await;
+                }
+            }
+        }
+        self.voice_status();
+        Ok(())
+    }
+
+    fn on_voice_event(&mut self, event: VoiceEvent) {
+        match event {
+            // The room tells everyone (us included) who speaks; our own flag comes back that
+            // way too.
+            VoiceEvent::Speaking(_) | VoiceEvent::PeerState { .. } => {}
+            VoiceEvent::Device(message) => self.emit(AppEvent::Error {
+                code: "device_unavailable".to_string(),
+                message,
+                src: None,
+                client_id: None,
+            }),
+        }
+    }
+
+    /// Sends the microphone level (0..1, from -60 to 0 dBFS) to the UI.
+    async fn send_level(&mut self) {
+        let Some(voice) = self.connection.as_mut().and_then(|c| c.voice.as_mut()) else {
+            return;
+        };
+        if let Ok(stats) = voice.handle.stats().await {
+            let level = ((stats.level_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
+            voice.input_level = if level.is_finite() { level } else { 0.0 };
+            let level = voice.input_level;
+            self.emit(AppEvent::InputLevel { level });
+        }
+    }
+
+    /// Tells the UI about our voice.
+    fn voice_status(&self) {
+        let (channel, input_level, speaking) = match &self.connection {
+            Some(c) => (
+                c.voice.as_ref().map(|v| v.channel.clone()),
+                c.voice.as_ref().map_or(0.0, |v| v.input_level),
+                c.speaking.iter().copied().collect(),
+            ),
+            None => (None, 0.0, Vec::new()),
+        };
+        self.emit(AppEvent::VoiceStatus {
+            status: ipc::VoiceStatus {
+                channel,
+                muted: self.muted,
+                deafened: self.deafened,
+                input_level,
+                speaking,
+            },
+        });
     }
 
     async fn camera_on(&mut self) -> Result<(), CommandError> {
@@ -854,6 +1200,9 @@ impl Core {
             cameras: BTreeMap::new(),
             camera_on: false,
             watchers: Vec::new(),
+            ice_servers: Vec::new(),
+            voice: None,
+            speaking: BTreeSet::new(),
         });
         for event in connection_events {
             self.handle_client_event(event).await;
@@ -1113,6 +1462,14 @@ fn refusal(code: ErrorCode, message: &str) -> String {
         ErrorCode::ServerFull => "The server is full.".to_string(),
         _ => format!("The server refused: {message}"),
     }
+}
+
+fn not_in_voice() -> CommandError {
+    CommandError::new("not_in_voice", "Join a voice channel first.")
+}
+
+fn voice_error(e: hearth_voice::VoiceError) -> CommandError {
+    CommandError::new("voice_failed", format!("The voice session failed: {e}."))
 }
 
 fn not_connected() -> CommandError {

@@ -4,3 +4,4 @@ mod bindings;
 mod camera;
 mod room;
 mod support;
+mod voice;
