@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use hearth_desktop::frame::HEADER_BYTES;
-use hearth_desktop::ipc::{AppEvent, HostConfig, HostStatus};
-use hearth_desktop::{CameraKind, Desktop, DesktopConfig};
+use hearth_desktop::ipc::AppEvent;
+use hearth_desktop::{CameraKind, DesktopConfig};
 use hearth_media::video::{I420Frame, read_stamp};
 use hearth_peer::PeerConfig;
 
-use crate::support::expect;
+use crate::support::{expect, host_and_guest};
 
 fn config() -> DesktopConfig {
     DesktopConfig {
@@ -40,36 +40,7 @@ fn read(bytes: &[u8]) -> (String, u32, u32, Option<u32>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
-    let mut host = Desktop::spawn(config());
-    let mut guest = Desktop::spawn(config());
-    let status = host
-        .handle
-        .host_start(HostConfig {
-            port: 0,
-            room_name: "cams".into(),
-            password: None,
-            channels: Vec::new(),
-        })
-        .await
-        .unwrap();
-    let HostStatus::On { port, .. } = status else {
-        panic!("{status:?}")
-    };
-    let address = format!("127.0.0.1:{port}/cams");
-    host.handle
-        .connect(address.clone(), "host".into(), None)
-        .await
-        .unwrap();
-    guest
-        .handle
-        .connect(address, "guest".into(), None)
-        .await
-        .unwrap();
-    let guest_id = expect(&mut guest, "guest welcome", |e| match e {
-        AppEvent::Welcome { you, .. } => Some(*you),
-        _ => None,
-    })
-    .await;
+    let (mut host, mut guest, guest_id) = host_and_guest(config()).await;
 
     guest.handle.camera_on().await.unwrap();
     expect(&mut host, "the guest's camera shown as on", |e| match e {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use hearth_desktop::Desktop;
-use hearth_desktop::ipc::AppEvent;
+use hearth_desktop::ipc::{AppEvent, HostConfig, HostStatus};
+use hearth_desktop::{Desktop, DesktopConfig};
 
 /// How long a test waits for any one thing.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -28,4 +28,40 @@ pub async fn expect<T>(
     })
     .await
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A host who hosts a room from the toggle and joins it, and a guest who joins too; returns
+/// both and the guest's member id.
+pub async fn host_and_guest(config: DesktopConfig) -> (Desktop, Desktop, u64) {
+    let host = Desktop::spawn(config.clone());
+    let mut guest = Desktop::spawn(config);
+    let status = host
+        .handle
+        .host_start(HostConfig {
+            port: 0,
+            room_name: "room".into(),
+            password: None,
+            channels: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let HostStatus::On { port, .. } = status else {
+        panic!("not hosting: {status:?}")
+    };
+    let address = format!("127.0.0.1:{port}/room");
+    host.handle
+        .connect(address.clone(), "host".into(), None)
+        .await
+        .unwrap();
+    guest
+        .handle
+        .connect(address, "guest".into(), None)
+        .await
+        .unwrap();
+    let guest_id = expect(&mut guest, "the guest's welcome", |e| match e {
+        AppEvent::Welcome { you, .. } => Some(*you),
+        _ => None,
+    })
+    .await;
+    (host, guest, guest_id)
 }

@@ -3,11 +3,11 @@
 //! UI, mute is seen by the other, and leaving takes the member out. Real server, real WebRTC
 //! over loopback, real Opus.
 
-use hearth_desktop::ipc::{AppEvent, HostConfig, HostStatus};
-use hearth_desktop::{AudioKind, Desktop, DesktopConfig};
+use hearth_desktop::ipc::AppEvent;
+use hearth_desktop::{AudioKind, DesktopConfig};
 use hearth_peer::PeerConfig;
 
-use crate::support::expect;
+use crate::support::{expect, host_and_guest};
 
 fn config() -> DesktopConfig {
     DesktopConfig {
@@ -19,36 +19,7 @@ fn config() -> DesktopConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_talk_in_a_voice_channel_and_see_each_other_speak_and_mute() {
-    let mut host = Desktop::spawn(config());
-    let mut guest = Desktop::spawn(config());
-    let HostStatus::On { port, .. } = host
-        .handle
-        .host_start(HostConfig {
-            port: 0,
-            room_name: "talk".into(),
-            password: None,
-            channels: Vec::new(),
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("not hosting")
-    };
-    let address = format!("127.0.0.1:{port}/talk");
-    host.handle
-        .connect(address.clone(), "host".into(), None)
-        .await
-        .unwrap();
-    guest
-        .handle
-        .connect(address, "guest".into(), None)
-        .await
-        .unwrap();
-    let guest_id = expect(&mut guest, "guest welcome", |e| match e {
-        AppEvent::Welcome { you, .. } => Some(*you),
-        _ => None,
-    })
-    .await;
+    let (mut host, mut guest, guest_id) = host_and_guest(config()).await;
 
     // Outside voice, voice commands that need a call say so.
     let err = host
