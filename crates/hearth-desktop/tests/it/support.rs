@@ -5,6 +5,10 @@ use std::time::Duration;
 use hearth_desktop::ipc::{AppEvent, HostConfig, HostStatus};
 use hearth_desktop::{Desktop, DesktopConfig};
 
+/// The camera and voice tests stream media and count frames; on a 2-core machine two at
+/// once measure each other, so each holds this for its whole run.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a test waits for any one thing.
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -7,7 +7,7 @@ use hearth_desktop::ipc::AppEvent;
 use hearth_desktop::{AudioKind, DesktopConfig};
 use hearth_peer::PeerConfig;
 
-use crate::support::{expect, host_and_guest};
+use crate::support::{ONE_AT_A_TIME, expect, host_and_guest};
 
 fn config() -> DesktopConfig {
     DesktopConfig {
@@ -19,6 +19,7 @@ fn config() -> DesktopConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_talk_in_a_voice_channel_and_see_each_other_speak_and_mute() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let (mut host, mut guest, guest_id) = host_and_guest(config()).await;
 
     // Outside voice, voice commands that need a call say so.

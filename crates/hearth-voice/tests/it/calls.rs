@@ -26,6 +26,7 @@ async fn settle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_hear_each_other_and_controls_do_what_they_say() {
+    let _serial = crate::support::ONE_AT_A_TIME.lock().await;
     let server = TestServer::start().await;
     let mut alice = Member::join(&server, "alice", 440.0).await;
     let mut bob = Member::join(&server, "bob", 660.0).await;

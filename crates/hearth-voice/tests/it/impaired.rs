@@ -102,6 +102,7 @@ fn weakest_window(samples: &[f32], tone: f32) -> (f32, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tone_plays_without_gaps_through_loss_and_jitter() {
+    let _serial = crate::support::ONE_AT_A_TIME.lock().await;
     let started = Instant::now();
     let relay = Arc::new(UdpRelay::start(IMPAIRMENT));
     let server = TestServer::start().await;

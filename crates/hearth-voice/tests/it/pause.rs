@@ -18,6 +18,7 @@ fn onset_ms(heard: &[f32], tone: f32) -> Option<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_after_a_pause_is_not_delayed_by_the_pause() {
+    let _serial = crate::support::ONE_AT_A_TIME.lock().await;
     let server = TestServer::start().await;
     let alice = Member::join(&server, "alice", 440.0).await;
     let bob = Member::join(&server, "bob", 660.0).await;

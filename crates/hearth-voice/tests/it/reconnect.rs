@@ -20,6 +20,7 @@ async fn drain(m: &mut Member, quiet: Duration) -> Vec<Event> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_survives_a_server_restart_and_chat_is_neither_lost_nor_doubled() {
+    let _serial = crate::support::ONE_AT_A_TIME.lock().await;
     let dir = std::env::temp_dir().join(format!("hearth-voice-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = hearth_server::Config::default();

@@ -15,6 +15,10 @@ use tokio::task::JoinHandle;
 /// How long a test waits for any one thing.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Every test here runs calls and several measure timing (onset, gaps); on a 2-core machine
+/// two at once measure each other, so each test holds this for its whole run.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct TestServer {
     pub url: String,
     pub addr: std::net::SocketAddr,
