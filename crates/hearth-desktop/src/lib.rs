@@ -408,7 +408,6 @@ struct Connection {
     client: Client,
     handle: ClientHandle,
     server: Option<ipc::ServerInfo>,
-    me: Option<MemberId>,
     /// The camera session: our camera and the cameras we watch.
     video: VideoHandle,
     /// `None` once the session has ended (it only does when the connection goes).
@@ -649,30 +648,29 @@ impl Core {
                 let _ = reply.send(result);
             }
             Control::PushToTalk(pressed, reply) => {
-                if let Some(v) = self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
-                    let _ = v.handle.push_to_talk(pressed).await;
+                // Outside a call the key does nothing, as in any voice app.
+                if let Ok(voice) = self.voice() {
+                    let _ = voice.push_to_talk(pressed).await;
                 }
                 let _ = reply.send(Ok(()));
             }
             Control::MemberVolume(member, volume, reply) => {
-                let result = match self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
-                    Some(v) => v
-                        .handle
+                let result = match self.voice() {
+                    Ok(voice) => voice
                         .set_user_volume(member, volume)
                         .await
                         .map_err(voice_error),
-                    None => Err(not_in_voice()),
+                    Err(e) => Err(e),
                 };
                 let _ = reply.send(result);
             }
             Control::MemberLocalMute(member, muted, reply) => {
-                let result = match self.connection.as_ref().and_then(|c| c.voice.as_ref()) {
-                    Some(v) => v
-                        .handle
+                let result = match self.voice() {
+                    Ok(voice) => voice
                         .set_user_muted(member, muted)
                         .await
                         .map_err(voice_error),
-                    None => Err(not_in_voice()),
+                    Err(e) => Err(e),
                 };
                 let _ = reply.send(result);
             }
@@ -769,6 +767,15 @@ impl Core {
             let _ = connection.video.shutdown().await;
             let _ = connection.client.leave().await;
         }
+    }
+
+    /// The voice session, or the error a voice command gets outside a call.
+    fn voice(&self) -> Result<&VoiceHandle, CommandError> {
+        self.connection
+            .as_ref()
+            .and_then(|c| c.voice.as_ref())
+            .map(|v| &v.handle)
+            .ok_or_else(not_in_voice)
     }
 
     async fn handle_client_event(&mut self, event: Event) {
@@ -1194,7 +1201,6 @@ impl Core {
             client,
             handle,
             server: None,
-            me: None,
             video: video.handle,
             video_events: Some(video.events),
             cameras: BTreeMap::new(),
@@ -1231,7 +1237,6 @@ impl Core {
             Event::Joined {
                 you, room, members, ..
             } => {
-                connection.me = Some(you);
                 connection.room = room.name.clone();
                 let status = ConnectionStatus::Connected {
                     address: connection.address.clone(),
