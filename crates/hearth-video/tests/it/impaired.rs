@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hearth_media::video::{FrameSlot, I420Frame};
 use hearth_peer::relay::{Impairment, UdpRelay};
 use hearth_video::VideoConfig;
 use hearth_voice::SignalRewriter;
@@ -38,17 +39,27 @@ fn through(relay: &Arc<UdpRelay>) -> VideoConfig {
     }
 }
 
+/// Alice turns her camera on and Bob opens it, both joined with `config`; returns once Bob
+/// has a picture.
+async fn bob_watches_alice(
+    server: &TestServer,
+    config: impl Fn() -> VideoConfig,
+) -> (Member, Member, Arc<FrameSlot<I420Frame>>) {
+    let alice = Member::join(server, "alice", config()).await;
+    let mut bob = Member::join(server, "bob", config()).await;
+    alice.camera_on(VGA).await;
+    bob.sees_camera_on(alice.id).await;
+    let slot = bob.open(alice.id).await;
+    first_frame(&slot).await;
+    (alice, bob, slot)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_percent_loss_still_gives_a_picture_that_recovers() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let relay = Arc::new(UdpRelay::start(LOSS));
     let server = TestServer::start().await;
-    let alice = Member::join(&server, "alice", through(&relay)).await;
-    let mut bob = Member::join(&server, "bob", through(&relay)).await;
-    alice.camera_on(VGA).await;
-    bob.sees_camera_on(alice.id).await;
-    let slot = bob.open(alice.id).await;
-    first_frame(&slot).await;
+    let (alice, bob, slot) = bob_watches_alice(&server, || through(&relay)).await;
 
     let watched = watch_for(&slot, Duration::from_secs(4)).await;
     let relay_stats = relay.stats().await;
@@ -110,12 +121,7 @@ async fn after_a_blackout_the_watcher_asks_for_a_keyframe_and_the_picture_comes_
         config.peer.ice_failed_timeout = Duration::from_secs(25);
         config
     };
-    let alice = Member::join(&server, "alice", patient()).await;
-    let mut bob = Member::join(&server, "bob", patient()).await;
-    alice.camera_on(VGA).await;
-    bob.sees_camera_on(alice.id).await;
-    let slot = bob.open(alice.id).await;
-    first_frame(&slot).await;
+    let (alice, bob, slot) = bob_watches_alice(&server, patient).await;
     let before = watch_for(&slot, Duration::from_millis(500)).await;
     let last_before = before.stamps.last().expect("frames before the blackout").1.frame_number;
     let keyframes_before = alice.stats().await.keyframes_sent;
@@ -180,12 +186,7 @@ async fn heavy_loss_lowers_the_bitrate_and_it_recovers_after() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let relay = Arc::new(UdpRelay::start(Impairment::NONE));
     let server = TestServer::start().await;
-    let alice = Member::join(&server, "alice", through(&relay)).await;
-    let mut bob = Member::join(&server, "bob", through(&relay)).await;
-    alice.camera_on(VGA).await;
-    bob.sees_camera_on(alice.id).await;
-    let slot = bob.open(alice.id).await;
-    first_frame(&slot).await;
+    let (alice, bob, slot) = bob_watches_alice(&server, || through(&relay)).await;
     let start = alice.stats().await.bitrate_kbps;
 
     relay.set_impairment(Impairment {
