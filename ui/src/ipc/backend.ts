@@ -5,6 +5,11 @@
 // with `#[tauri::command(rename_all = "snake_case")]`). Commands resolve when the backend has
 // accepted the request; its effect arrives as AppEvents (for example `send_chat` is confirmed
 // by a `chat` event with the same client_id). They reject with a CommandError.
+//
+// The argument and result types are the ones generated from ipc.rs (bindings.ts, re-exported
+// by types.ts); each method's argument names are those of its command in src-tauri/src/lib.rs.
+// `lan_rooms`, `list_devices`, `play_test_sound` and `mic_test` are not registered by the shell
+// yet (docs/ipc.md); their types (LanRoom, DeviceList) are the UI-only ones of types.ts.
 
 import type {
   AppEvent,

@@ -1,6 +1,9 @@
 // An in-browser fake backend: a lively room without any server. Used by `npm run dev` in a
 // plain browser and by the Playwright tests (selected when window.__TAURI_INTERNALS__ is
-// absent). It speaks exactly the contract of backend.ts and types.ts.
+// absent). It speaks exactly the contract of backend.ts, with values of the types generated
+// from ipc.rs (bindings.ts, through types.ts): every field present, null where Rust has None,
+// error codes the Rust side uses. Only the UI-only parts of types.ts (LAN rooms, devices) are
+// the mock's alone.
 //
 // Tests steer it through `window.__hearthMock` (see MockControl below).
 //
@@ -8,6 +11,7 @@
 // `wrong` is refused; the name `Alice` is taken; you join as an operator.
 
 import type { Backend, Unsubscribe } from "./backend";
+import type { KnownErrorCode } from "../lib/errors";
 import { defaultSettings } from "./defaults";
 import { buildFrame } from "./frame";
 import type {
@@ -15,8 +19,8 @@ import type {
   CameraStatus,
   Channel,
   ChatMessage,
+  CommandError,
   DeviceList,
-  ErrorCode,
   HostConfig,
   HostStatus,
   LanRoom,
@@ -36,7 +40,7 @@ export interface MockControl {
   /** Drops the connection; the mock reconnects after `retryMs` (default 1500). */
   dropConnection(retryMs?: number): void;
   /** Sends an error event. */
-  error(code: ErrorCode, message: string): void;
+  error(code: string, message: string): void;
   /** Turns the background activity (speaking, typing, chatter) on or off. */
   setLively(on: boolean): void;
   /** Frames drawn per camera since the cameras opened, by member id ("" = own preview). */
@@ -55,13 +59,14 @@ const PAGE = 30;
 const FPS = 30;
 
 
-function member(id: MemberId, name: string, extra: Partial<Member> = {}): Member {
+/** A Member with every field of the generated type; `extra` overrides. */
+export function member(id: MemberId, name: string, extra: Partial<Member> = {}): Member {
   return {
     id,
     name,
     operator: false,
     presence: "online",
-    status_text: "",
+    status_text: null,
     voice_channel: null,
     muted: false,
     deafened: false,
@@ -70,6 +75,13 @@ function member(id: MemberId, name: string, extra: Partial<Member> = {}): Member
     camera: false,
     ...extra,
   };
+}
+
+/** A ChatMessage with every field of the generated type: not a reply, no image, never edited. */
+export function chatMessage(
+  fields: Pick<ChatMessage, "id" | "client_id" | "channel" | "author" | "text" | "ts"> & Partial<ChatMessage>,
+): ChatMessage {
+  return { reply_to: null, image: null, edited_ts: null, deleted: false, reactions: [], ...fields };
 }
 
 const LINES = [
@@ -122,9 +134,9 @@ export function mockBackend(): Backend & { control: MockControl } {
     for (const l of listeners) l(copy);
   };
   const later = (ms: number, f: () => void) => setTimeout(f, ms);
-  const fail = (code: ErrorCode, message: string) => Promise.reject({ code, message });
+  const fail = (code: KnownErrorCode, message: string) => Promise.reject({ code, message } satisfies CommandError);
   const requireRoom = () => {
-    if (!connected) throw { code: "not_connected", message: "not in a room" };
+    if (!connected) throw { code: "not_connected", message: "Join a room first." } satisfies CommandError;
   };
   const byId = (id: MemberId) => members.find((m) => m.id === id);
   const update = (m: Member) => emit({ type: "member_updated", member: m });
@@ -133,9 +145,10 @@ export function mockBackend(): Backend & { control: MockControl } {
   function channels(): Channel[] {
     return [
       { id: "general", kind: "text", name: "general", topic: "Anything goes" },
-      { id: "memes", kind: "text", name: "memes", topic: "" },
-      { id: "lounge", kind: "voice", name: "Lounge", topic: "" },
-      { id: "gaming", kind: "voice", name: "Gaming", topic: "" },
+      // Rust sends an empty topic as null.
+      { id: "memes", kind: "text", name: "memes", topic: null },
+      { id: "lounge", kind: "voice", name: "Lounge", topic: null },
+      { id: "gaming", kind: "voice", name: "Gaming", topic: null },
     ];
   }
 
@@ -145,20 +158,21 @@ export function mockBackend(): Backend & { control: MockControl } {
     const authors = ["Alice", "Bob", "Carol", "Dave"];
     const general: ChatMessage[] = [];
     for (let i = 0; i < 95; i++) {
-      general.push({
-        id: nextMessageId++,
-        client_id: `seed-${i}`,
-        channel: "general",
-        author: authors[i % authors.length],
-        text: `${LINES[i % LINES.length]} (#${i + 1})`,
-        ts: start + i * 60_000,
-        deleted: false,
-        reactions: i % 7 === 0 ? [{ emoji: "👍", names: ["Bob"] }] : [],
-      });
+      general.push(
+        chatMessage({
+          id: nextMessageId++,
+          client_id: `seed-${i}`,
+          channel: "general",
+          author: authors[i % authors.length],
+          text: `${LINES[i % LINES.length]} (#${i + 1})`,
+          ts: start + i * 60_000,
+          reactions: i % 7 === 0 ? [{ emoji: "👍", names: ["Bob"] }] : [],
+        }),
+      );
     }
     messages.set("general", general);
     messages.set("memes", [
-      { id: nextMessageId++, client_id: "seed-m", channel: "memes", author: "Dave", text: "no memes yet", ts: start, deleted: false, reactions: [] },
+      chatMessage({ id: nextMessageId++, client_id: "seed-m", channel: "memes", author: "Dave", text: "no memes yet", ts: start }),
     ]);
   }
 
@@ -183,16 +197,7 @@ export function mockBackend(): Backend & { control: MockControl } {
   }
 
   function incomingChat(channel: string, author: string, text: string) {
-    const message: ChatMessage = {
-      id: nextMessageId++,
-      client_id: `mock-${nextMessageId}`,
-      channel,
-      author,
-      text,
-      ts: Date.now(),
-      deleted: false,
-      reactions: [],
-    };
+    const message = chatMessage({ id: nextMessageId++, client_id: `mock-${nextMessageId}`, channel, author, text, ts: Date.now() });
     store(message);
     emit({ type: "chat", message });
     if (channel.startsWith("@")) {
@@ -324,7 +329,7 @@ export function mockBackend(): Backend & { control: MockControl } {
       });
     },
     error(code, message) {
-      emit({ type: "error", code, message });
+      emit({ type: "error", code, message, src: null, client_id: null });
     },
     setLively(on) {
       lively = on;
@@ -340,11 +345,11 @@ export function mockBackend(): Backend & { control: MockControl } {
       address = a;
       emit({ type: "connection", status: { state: "connecting", address } });
       await new Promise<void>((r) => later(250, () => r()));
-      const fails = (code: ErrorCode, message: string) =>
+      const fails = (code: KnownErrorCode, message: string) =>
         emit({ type: "connection", status: { state: "failed", address, code, message } });
-      if (a.includes("unreachable.invalid")) return fails("unreachable", "connection refused");
-      if (password === "wrong") return fails("bad_password", "wrong password");
-      if (name.toLowerCase() === "alice") return fails("name_taken", "name is taken");
+      if (a.includes("unreachable.invalid")) return fails("unreachable", `Could not reach a Hearth server at hearth://${a}: connection refused.`);
+      if (password === "wrong") return fails("bad_password", "Wrong password for this room.");
+      if (name.toLowerCase() === "alice") return fails("name_taken", "Someone in the room already uses that name.");
       recent = [{ address: a, name, room: a.split("/")[1] || "lobby", last_joined: Date.now() }, ...recent.filter((r) => r.address !== a)];
       settings.display_name = name;
       enterRoom(name);
@@ -366,7 +371,7 @@ export function mockBackend(): Backend & { control: MockControl } {
       if (text.length > 4000) return fail("too_large", "text is longer than 4000 characters");
       if (text.trim() === "" && !image) return fail("invalid", "empty message");
       later(60, () => {
-        const message: ChatMessage = { id: nextMessageId++, client_id, channel, author: myName, text, reply_to, image, ts: Date.now(), deleted: false, reactions: [] };
+        const message = chatMessage({ id: nextMessageId++, client_id, channel, author: myName, text, reply_to, image, ts: Date.now() });
         store(message);
         emit({ type: "chat", message });
         if (channel.startsWith("@")) {
@@ -419,7 +424,8 @@ export function mockBackend(): Backend & { control: MockControl } {
     },
     async set_presence({ presence, status_text }) {
       requireRoom();
-      Object.assign(self(), { presence, status_text: status_text ?? "" });
+      // Rust sends an empty status text as null.
+      Object.assign(self(), { presence, status_text: status_text || null });
       update(self());
     },
     async voice_join({ channel }) {
@@ -527,7 +533,7 @@ export function mockBackend(): Backend & { control: MockControl } {
       emit({ type: "room_updated", room });
     },
     async host_start({ config }: { config: HostConfig }) {
-      if (host.state === "on") return fail("host_failed", `already running on port ${host.port}`);
+      if (host.state === "on") return fail("already_running", `The server is already running on port ${host.port}. Stop it before starting it again.`);
       if (config.port === 7000) return fail("port_in_use", "Port 7000 is already in use by another program.");
       const port = config.port || 7777;
       host = {

@@ -4,7 +4,7 @@
 
 import { selectBackend, type Backend } from "../ipc";
 import type { AppEvent, DeviceList, RecentServer, Settings } from "../ipc/types";
-import { defaultSettings } from "../ipc/defaults";
+import { completeSettings, type UiSettings } from "../ipc/defaults";
 import { errorMessage } from "./errors";
 import { apply, expireTyping, initialState, pushNotice } from "./state";
 import { FrameRouter } from "./video";
@@ -15,7 +15,7 @@ export const app = $state(initialState());
 
 export const ui = $state({
   view: "start" as View,
-  settings: null as Settings | null,
+  settings: null as UiSettings | null,
   devices: { inputs: [], outputs: [], cameras: [] } as DeviceList,
   recent: [] as RecentServer[],
   /** Updated every second so countdowns and typing expiry re-render. */
@@ -87,7 +87,7 @@ export async function startApp(): Promise<void> {
     quiet(b.list_devices()),
   ]);
   // Fields the backend leaves out keep their defaults.
-  ui.settings = { ...defaultSettings(), ...(settings ?? {}) };
+  ui.settings = completeSettings(settings);
   applyTheme(ui.settings.theme);
   if (host) app.host = host;
   if (lan) app.lan_rooms = lan;
@@ -104,7 +104,7 @@ export async function startApp(): Promise<void> {
 export async function saveSettings(next: Settings): Promise<void> {
   const saved = await call((b) => b.set_settings({ settings: $state.snapshot(next) as Settings }));
   if (saved) {
-    ui.settings = { ...defaultSettings(), ...saved };
+    ui.settings = completeSettings(saved);
     applyTheme(saved.theme);
   }
 }

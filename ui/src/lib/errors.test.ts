@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALL_CODES, describeError, errorMessage } from "./errors";
+import { ALL_CODES, codeWords, describeError, errorMessage, isKnownErrorCode } from "./errors";
 
 describe("error wording", () => {
   it("has a plain sentence for every code", () => {
@@ -10,37 +10,40 @@ describe("error wording", () => {
     }
   });
 
+  it("knows the codes the Rust side sends", () => {
+    // crates/hearth-desktop: CommandError and ConnectionStatus codes of its own.
+    for (const code of ["bad_address", "unreachable", "refused", "not_connected", "already_running", "not_running", "port_in_use", "shutting_down", "invalid_settings", "voice_failed", "camera_refused"]) {
+      expect(isKnownErrorCode(code), code).toBe(true);
+    }
+    expect(isKnownErrorCode("teleport_failed")).toBe(false);
+    expect(isKnownErrorCode("toString")).toBe(false);
+  });
+
   it("adds the reason where it helps and not elsewhere", () => {
     expect(describeError("kicked", "spamming")).toBe("You were removed from the room by an operator. (spamming)");
     expect(describeError("bad_password", "wrong password")).toBe("The password is wrong.");
     expect(describeError("name_taken", "x")).toMatch(/already uses that name/);
+    expect(describeError("camera_refused", "  camera is off ")).toBe("That camera could not be opened. (camera is off)");
+    expect(describeError("kicked", "   ")).toBe("You were removed from the room by an operator.");
   });
 
-  it("falls back for unknown codes and odd rejections", () => {
-    expect(describeError("teleport_failed", "beam me up")).toBe("Something went wrong: beam me up");
+  it("words an unknown code readably: the backend's message, else the code itself", () => {
+    expect(describeError("teleport_failed", "The teleporter is out of order.")).toBe("The teleporter is out of order.");
+    expect(describeError("teleport_failed", "beam me up")).toBe("Beam me up.");
+    expect(describeError("teleport_failed", "")).toBe("Something went wrong (teleport failed).");
+    expect(describeError("teleport_failed", null)).toBe("Something went wrong (teleport failed).");
+    expect(describeError("Beam-Me__UP!")).toBe("Something went wrong (beam me up).");
+    expect(describeError("")).toBe("Something went wrong.");
+    expect(describeError("__")).toBe("Something went wrong.");
+    expect(describeError("constructor")).toBe("Something went wrong (constructor).");
+    expect(codeWords("x".repeat(100) + "_y")).toHaveLength(60);
+  });
+
+  it("turns command rejections into sentences", () => {
     expect(errorMessage({ code: "port_in_use", message: "Port 7777 is already in use." })).toMatch(/already used/);
+    expect(errorMessage({ code: "random_failed_2", message: "Could not generate a token." })).toBe("Could not generate a token.");
     expect(errorMessage("invalid args")).toMatch(/invalid args/);
     expect(errorMessage(new Error("boom"))).toBe("Something went wrong: boom");
     expect(errorMessage(undefined)).toBe("Something went wrong.");
-  });
-});
-
-import { normalizeHostStatus } from "../ipc/legacy";
-
-describe("host status from the current shell", () => {
-  it("maps the old camelCase shape to the new one", () => {
-    expect(
-      normalizeHostStatus({ state: "running", address: "0.0.0.0:7777", port: 7777, lanAddress: "192.168.1.20:7777", passwordProtected: true }, "den"),
-    ).toEqual({
-      state: "on",
-      port: 7777,
-      room_name: "den",
-      password_protected: true,
-      lan_addresses: ["192.168.1.20:7777"],
-      join_link: "hearth://192.168.1.20:7777/den",
-    });
-    expect(normalizeHostStatus({ state: "stopped", lastError: "crashed" })).toEqual({ state: "off", last_error: "crashed" });
-    const fresh = { state: "off", last_error: null } as const;
-    expect(normalizeHostStatus(fresh)).toBe(fresh);
   });
 });

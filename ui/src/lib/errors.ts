@@ -1,9 +1,16 @@
 // Error codes (protocol and app) in words a user understands. The backend's own message is
-// kept as a detail for codes without a sentence here.
+// kept as a detail where it adds a reason.
+//
+// In the generated contract (bindings.ts) a code is a plain string: ipc.rs does not enumerate
+// them, and a newer shell or server may send one this UI has never heard of. The codes below
+// are the ones known now (docs/protocol.md's error codes, and the app's from
+// crates/hearth-desktop and docs/ipc.md); `isKnownErrorCode` narrows a string to them, and an
+// unknown code still gets a readable sentence (`describeError`).
 
-import type { CommandError, ErrorCode } from "../ipc/types";
+import type { CommandError } from "../ipc/types";
 
-const SENTENCES: Record<ErrorCode, string> = {
+const SENTENCES = {
+  // The protocol's codes (docs/protocol.md, "Error codes").
   malformed: "Hearth sent something the server could not read. Try again; if it keeps happening, update Hearth.",
   unknown_type: "This server is older than your Hearth and does not support that yet.",
   invalid: "The server refused that request as invalid.",
@@ -29,27 +36,92 @@ const SENTENCES: Record<ErrorCode, string> = {
   heartbeat_timeout: "The connection was too quiet for too long and was closed.",
   shutdown: "The server shut down.",
   internal: "The server had a problem. Try again.",
+  // The app's codes (hearth-desktop), for failures that never reach a server.
   unreachable: "No Hearth server answered at that address. Check the address and that the server is running.",
   bad_address: "That address is not valid. Use host:port/room, for example 192.168.1.20:7777/lobby.",
+  refused: "The server refused to let you in.",
   connection_lost: "The connection to the server was lost.",
   not_connected: "You are not connected to a room.",
   rate_limited: "Slow down a little: the server asked to wait before sending more.",
   device_unavailable: "A microphone, speaker or camera could not be opened. Check Settings.",
+  voice_failed: "Voice stopped working.",
+  camera_failed: "The camera stopped working.",
+  camera_ended: "Your camera stopped.",
+  camera_refused: "That camera could not be opened.",
+  invalid_settings: "Those settings could not be saved.",
   invalid_port: "That is not a port number. Use a number from 1 to 65535.",
   port_in_use: "That port is already used by another program. Pick another port.",
   port_denied: "This computer does not allow Hearth to use that port. Use a port above 1024.",
+  bind_failed: "The server on this computer could not open its port.",
+  already_running: "The server on this computer is already running.",
+  not_running: "The server on this computer is not running.",
+  data_dir: "The server on this computer could not create its folder for chat history.",
+  invalid_config: "The server on this computer could not start with those settings.",
+  random_failed: "The server on this computer could not start.",
   host_failed: "The server on this computer could not start.",
-};
+  shutting_down: "Hearth is shutting down.",
+} as const satisfies Record<string, string>;
+
+/** An error code this UI has words for. */
+export type KnownErrorCode = keyof typeof SENTENCES;
 
 /** Codes whose message from the operator or backend adds to the sentence (a reason). */
-const WITH_DETAIL = new Set<ErrorCode>(["kicked", "banned", "host_failed", "internal", "invalid", "connection_lost"]);
+const WITH_DETAIL = new Set<KnownErrorCode>([
+  "kicked",
+  "banned",
+  "internal",
+  "invalid",
+  "connection_lost",
+  "refused",
+  "device_unavailable",
+  "voice_failed",
+  "camera_failed",
+  "camera_ended",
+  "camera_refused",
+  "invalid_settings",
+  "bind_failed",
+  "data_dir",
+  "invalid_config",
+  "random_failed",
+  "host_failed",
+]);
 
-/** A sentence for an error code; `detail` (the backend's message) is appended where useful. */
+export function isKnownErrorCode(code: string): code is KnownErrorCode {
+  return Object.hasOwn(SENTENCES, code);
+}
+
+/** `detail` as a sentence: trimmed, capitalised, ending in a full stop (or ! or ?). */
+function asSentence(detail: string): string {
+  const text = detail.trim();
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** An unknown code in words: `teleport_failed` → `teleport failed`; "" when nothing is left. */
+export function codeWords(code: string): string {
+  return code
+    .replace(/[^A-Za-z0-9]+/g, " ")
+    .trim()
+    .toLowerCase()
+    .slice(0, 60)
+    .trim();
+}
+
+/**
+ * A sentence for an error code; `detail` (the backend's message) is appended where useful.
+ * An unknown code shows the backend's message (the contract has it in words), or, without
+ * one, the code itself in words.
+ */
 export function describeError(code: string, detail?: string | null): string {
-  const sentence = (SENTENCES as Record<string, string>)[code];
-  if (!sentence) return detail ? `Something went wrong: ${detail}` : "Something went wrong.";
-  if (detail && WITH_DETAIL.has(code as ErrorCode) && detail !== sentence) {
-    return `${sentence} (${detail})`;
+  const hasDetail = typeof detail === "string" && detail.trim() !== "";
+  if (!isKnownErrorCode(code)) {
+    if (hasDetail) return asSentence(detail);
+    const words = codeWords(typeof code === "string" ? code : "");
+    return words ? `Something went wrong (${words}).` : "Something went wrong.";
+  }
+  const sentence = SENTENCES[code];
+  if (hasDetail && WITH_DETAIL.has(code) && detail.trim() !== sentence) {
+    return `${sentence} (${detail.trim()})`;
   }
   return sentence;
 }
@@ -72,4 +144,4 @@ export function errorMessage(e: unknown): string {
   return "Something went wrong.";
 }
 
-export const ALL_CODES = Object.keys(SENTENCES) as ErrorCode[];
+export const ALL_CODES = Object.keys(SENTENCES) as KnownErrorCode[];

@@ -1,16 +1,22 @@
 // Images for chat: reading a pasted or dropped file into the protocol's Image (base64), with
 // the same checks the server makes, so the user hears about a problem before sending.
 
-import type { Image, ImageMime } from "../ipc/types";
+import type { Image } from "../ipc/types";
 
-export const IMAGE_MIMES: readonly ImageMime[] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+/** The image types the protocol allows. The generated Image has `mime: string`. */
+export const IMAGE_MIMES = ["image/png", "image/jpeg", "image/gif", "image/webp"] as const;
+export type ImageMime = (typeof IMAGE_MIMES)[number];
+
+export function isImageMime(mime: string): mime is ImageMime {
+  return (IMAGE_MIMES as readonly string[]).includes(mime);
+}
 /** The protocol's default max_image_bytes (256 KiB, decoded). */
 export const MAX_IMAGE_BYTES = 262144;
 
 export type ImageResult = { ok: true; image: Image; size: number } | { ok: false; message: string };
 
 export function checkImageFile(type: string, size: number, limit = MAX_IMAGE_BYTES): string | null {
-  if (!(IMAGE_MIMES as readonly string[]).includes(type)) {
+  if (!isImageMime(type)) {
     return "Only PNG, JPEG, GIF and WebP pictures can be sent.";
   }
   if (size > limit) {
@@ -32,12 +38,12 @@ export async function readImage(file: Blob, limit = MAX_IMAGE_BYTES): Promise<Im
   const problem = checkImageFile(file.type, file.size, limit);
   if (problem) return { ok: false, message: problem };
   const bytes = new Uint8Array(await file.arrayBuffer());
-  return { ok: true, image: { mime: file.type as ImageMime, data: bytesToBase64(bytes) }, size: bytes.length };
+  return { ok: true, image: { mime: file.type, data: bytesToBase64(bytes) }, size: bytes.length };
 }
 
 /** A data: URL for an <img src>, only for the four image types (never user-chosen markup). */
 export function imageUrl(image: Image): string | null {
-  if (!(IMAGE_MIMES as readonly string[]).includes(image.mime)) return null;
+  if (!isImageMime(image.mime)) return null;
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(image.data)) return null;
   return `data:${image.mime};base64,${image.data}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChatMessage, Member } from "../ipc/types";
+import { chatMessage, member } from "../ipc/mock";
 import {
   addPending,
   apply,
@@ -15,13 +15,8 @@ import {
   totalUnread,
 } from "./state";
 
-const member = (id: number, name: string, extra: Partial<Member> = {}): Member => ({
-  id, name, operator: false, presence: "online", status_text: "", muted: false, deafened: false, server_muted: false, speaking: false, camera: false, ...extra,
-});
-
-const msg = (id: number, channel = "general", author = "Bob", text = `m${id}`): ChatMessage => ({
-  id, client_id: `c${id}`, channel, author, text, ts: 1000 + id, deleted: false, reactions: [],
-});
+const msg = (id: number, channel = "general", author = "Bob", text = `m${id}`) =>
+  chatMessage({ id, client_id: `c${id}`, channel, author, text, ts: 1000 + id });
 
 function room() {
   const s = initialState();
@@ -174,7 +169,7 @@ describe("members, voice, camera, connection", () => {
     const s = room();
     addPending(s, { client_id: "x1", channel: "general", text: "hi" });
     addPending(s, { client_id: "x2", channel: "general", text: "yo" });
-    apply(s, { type: "error", code: "too_large", message: "too long", client_id: "x1" }, 0);
+    apply(s, { type: "error", code: "too_large", message: "too long", src: "chat_send", client_id: "x1" }, 0);
     expect(s.pending[0].error).toBe("too long");
     expect(s.notices.at(-1)).toMatchObject({ kind: "error", code: "too_large" });
     apply(s, { type: "chat", message: { ...msg(1, "general", "Sam"), client_id: "x2" } }, 0);

@@ -7,7 +7,6 @@ import type {
   CameraStatus,
   ChatMessage,
   ConnectionStatus,
-  ErrorCode,
   HostStatus,
   LanRoom,
   Member,
@@ -39,7 +38,8 @@ export interface Conversation {
 export interface Notice {
   id: number;
   kind: "error" | NotificationKind;
-  code?: ErrorCode;
+  /** The error's code: a plain string in the contract, worded by lib/errors.ts. */
+  code?: string;
   text: string;
   channel?: string | null;
 }
@@ -50,6 +50,17 @@ export interface Pending {
   text: string;
   /** Set when the server refused it. */
   error: string | null;
+}
+
+/** Our voice state with the microphone level a number 0..1 (see `level`). */
+export type VoiceState = VoiceStatus & { input_level: number };
+
+/**
+ * A microphone level for the meters: 0..1. The generated types have it `number | null`
+ * (an f32 in ipc.rs, which serde writes as null when it is not a number); null and NaN are 0.
+ */
+export function level(value: number | null): number {
+  return typeof value === "number" && Number.isFinite(value) ? Math.max(0, Math.min(1, value)) : 0;
 }
 
 export interface AppState {
@@ -67,7 +78,7 @@ export interface AppState {
   current: string | null;
   /** channel → member → time (ms) the indicator expires. */
   typing: Record<string, Record<MemberId, number>>;
-  voice: VoiceStatus;
+  voice: VoiceState;
   camera: CameraStatus;
   pending: Pending[];
   notices: Notice[];
@@ -250,10 +261,10 @@ export function apply(state: AppState, event: AppEvent, now: number): void {
       break;
     }
     case "voice_status":
-      state.voice = { ...event.status };
+      state.voice = { ...event.status, input_level: level(event.status.input_level) };
       break;
     case "input_level":
-      state.voice.input_level = Math.max(0, Math.min(1, event.level));
+      state.voice.input_level = level(event.level);
       break;
     case "camera_status":
       state.camera = { ...event.status };
