@@ -371,6 +371,11 @@ test.describe("room", () => {
     await page.evaluate(() => (window as any).__hearthMock.error("room_locked", "room is locked"));
     await expect(page.getByTestId("notice").last()).toContainText("The room is locked");
     await page.getByTestId("notice").last().getByRole("button", { name: "Dismiss" }).click();
+    // A code this UI has no words for (a newer shell or server) still reads as a sentence.
+    await page.evaluate(() => (window as any).__hearthMock.error("teleport_failed", "the teleporter is out of order"));
+    await expect(page.getByTestId("notice").last()).toHaveText(/The teleporter is out of order\./);
+    await expect(page.getByTestId("notice").last()).not.toContainText("teleport_failed");
+    await page.getByTestId("notice").last().getByRole("button", { name: "Dismiss" }).click();
 
     await page.evaluate(() => (window as any).__hearthMock.dropConnection(3000));
     const banner = page.getByTestId("reconnect-banner");

@@ -4,6 +4,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { COMMANDS } from "./backend";
 import { mockBackend } from "./mock";
 import type { AppEvent } from "./types";
+import bindings from "./bindings.ts?raw";
+
+/** The field names of an object type in the generated bindings.ts, sorted. */
+function fields(type: string): string[] {
+  const start = bindings.indexOf(`export type ${type} = {`);
+  expect(start, type).toBeGreaterThanOrEqual(0);
+  const body = bindings.slice(start, bindings.indexOf("\n};", start));
+  return [...body.matchAll(/^\t(\w+): /gm)].map(([, name]) => name).sort();
+}
+
+const keys = (value: object) => Object.keys(value).sort();
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,5 +60,43 @@ describe("mock backend", () => {
     await mock.connect({ address: "h:1/lobby", name: "Sam", password: "wrong" });
     expect(events.at(-1)).toMatchObject({ type: "connection", status: { state: "failed", code: "bad_password" } });
     await expect(mock.host_start({ config: { port: 7000, room_name: "r", password: null, channels: [] } })).rejects.toMatchObject({ code: "port_in_use" });
+  });
+
+  it("sends values of the generated types: every field, and events ipc.rs defines or types.ts marks UI-only", async () => {
+    const mock = mockBackend();
+    const events: AppEvent[] = [];
+    stop = await mock.subscribe((e) => events.push(e));
+    await mock.connect({ address: "h:7777/lobby", name: "Sam", password: null });
+    await mock.voice_join({ channel: "lounge" });
+    await mock.set_presence({ presence: "away", status_text: "" });
+    await mock.send_chat({ channel: "general", client_id: "u-1", text: "hi", reply_to: null, image: { mime: "image/png", data: "" } });
+    await mock.host_start({ config: { port: 0, room_name: "r", password: null, channels: [] } });
+    mock.control.error("teleport_failed", "The teleporter is out of order.");
+    await wait(100);
+
+    const welcome = events.find((e) => e.type === "welcome");
+    if (welcome?.type !== "welcome") throw new Error("no welcome");
+    for (const m of welcome.members) expect(keys(m), m.name).toEqual(fields("Member"));
+    expect(keys(welcome.room)).toEqual(fields("RoomInfo"));
+    for (const c of welcome.room.channels) expect(keys(c), c.id).toEqual(fields("Channel"));
+    const messages = events.flatMap((e) => (e.type === "history" ? e.messages : e.type === "chat" ? [e.message] : []));
+    expect(messages.length).toBeGreaterThan(30);
+    for (const m of messages) expect(keys(m), m.client_id).toEqual(fields("ChatMessage"));
+    for (const e of events) {
+      if (e.type === "voice_status") expect(keys(e.status)).toEqual(fields("VoiceStatus"));
+      if (e.type === "camera_status") expect(keys(e.status)).toEqual(fields("CameraStatus"));
+      if (e.type === "member_updated") expect(keys(e.member)).toEqual(fields("Member"));
+    }
+    // Rust sends no empty strings where it has an Option: an empty status text is null.
+    const self = events.filter((e) => e.type === "member_updated").at(-1);
+    expect(self?.type === "member_updated" && self.member.status_text).toBe(null);
+    expect(events.find((e) => e.type === "error")).toEqual({ type: "error", code: "teleport_failed", message: "The teleporter is out of order.", src: null, client_id: null });
+
+    const generated = new Set([...bindings.matchAll(/\{ type: "(\w+)"/g)].map(([, tag]) => tag));
+    const uiOnly = new Set(["lan_rooms", "deep_link"]);
+    for (const e of events) expect(generated.has(e.type) || uiOnly.has(e.type), e.type).toBe(true);
+
+    expect(keys(await mock.get_settings())).toEqual(fields("Settings"));
+    for (const r of await mock.recent_servers()) expect(keys(r)).toEqual(fields("RecentServer"));
   });
 });

@@ -5,6 +5,7 @@ import {
   apply,
   expireTyping,
   initialState,
+  level,
   mentions,
   mergeMessages,
   selectConversation,
@@ -180,5 +181,16 @@ describe("members, voice, camera, connection", () => {
     expect(mentions("hey @sam!", "Sam")).toBe(true);
     expect(mentions("hey @samuel", "Sam")).toBe(false);
     expect(mentions("no at", "Sam")).toBe(false);
+  });
+
+  it("keeps the microphone level a number 0..1 (bindings.ts types the f32 `number | null`)", () => {
+    expect([level(0.5), level(1.7), level(-1), level(null), level(Number.NaN)]).toEqual([0.5, 1, 0, 0, 0]);
+    const s = room();
+    apply(s, { type: "voice_status", status: { channel: "voice", muted: false, deafened: false, input_level: null, speaking: [] } }, 0);
+    expect(s.voice.input_level).toBe(0);
+    apply(s, { type: "input_level", level: 0.25 }, 0);
+    expect(s.voice.input_level).toBe(0.25);
+    apply(s, { type: "input_level", level: null }, 0);
+    expect(s.voice.input_level).toBe(0);
   });
 });
