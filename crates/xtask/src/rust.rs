@@ -51,6 +51,9 @@ impl TestCounts {
 /// Runs `cargo test` over the workspace. Its output passes through unchanged; stdout is
 /// read on the way only to add up the results for the summary.
 pub fn test(root: &Path) -> (StepResult, Option<TestCounts>) {
+    if let Err(error) = ensure_tauri_driver() {
+        return (Err(error), None);
+    }
     let mut cargo = cmd::cargo();
     cargo.current_dir(root).args(["test", "--workspace"]);
     // --locked keeps CI honest about Cargo.lock, but would fail before a lock file exists.
@@ -77,6 +80,27 @@ pub fn test(root: &Path) -> (StepResult, Option<TestCounts>) {
         Err(error) => Err(format!("waiting for `{shown}`: {error}")),
     };
     (result, seen.then_some(counts))
+}
+
+/// The version of tauri-driver the real-app test (tests/app) was written against.
+const TAURI_DRIVER: &str = "2.1.0";
+
+/// The real-app test drives the app through tauri-driver, which only crates.io has; it is
+/// installed into cargo's bin folder like cargo-fuzz.
+fn ensure_tauri_driver() -> Result<(), String> {
+    let installed = cmd::output(cmd::cargo().args(["install", "--list"])).unwrap_or_default();
+    if installed.contains(&format!("tauri-driver v{TAURI_DRIVER}:")) {
+        return Ok(());
+    }
+    eprintln!("    tauri-driver is not installed; building it from crates.io (a minute or two, once)");
+    cmd::run(cmd::cargo().args([
+        "install",
+        "tauri-driver",
+        "--locked",
+        "--version",
+        TAURI_DRIVER,
+    ]))
+    .map_err(|error| format!("installing tauri-driver: {error}"))
 }
 
 /// Copies the child's stdout to ours as it arrives (partial lines too, so a hanging test

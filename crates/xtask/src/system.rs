@@ -49,6 +49,19 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     // A virtual display, so GUI tests run on machines without a screen (CI).
     SystemPackage { debian: "xvfb", fedora: "xorg-x11-server-Xvfb", arch: "xorg-server-xvfb" },
     SystemPackage { debian: "xauth", fedora: "xorg-x11-xauth", arch: "xorg-xauth" },
+    // The real-app test: WebKitGTK's WebDriver (behind tauri-driver), ImageMagick's `import`
+    // for screenshots of the display, and an emoji font so the UI's icons are not boxes.
+    SystemPackage {
+        debian: "webkit2gtk-driver",
+        fedora: "webkit2gtk4.1-devel",
+        arch: "webkit2gtk-4.1",
+    },
+    SystemPackage { debian: "imagemagick", fedora: "ImageMagick", arch: "imagemagick" },
+    SystemPackage {
+        debian: "fonts-noto-color-emoji",
+        fedora: "google-noto-emoji-color-fonts",
+        arch: "noto-fonts-emoji",
+    },
     // The UI's browser tests: Playwright drives this Chromium headless (never a downloaded one).
     SystemPackage { debian: "chromium", fedora: "chromium", arch: "chromium" },
 ];

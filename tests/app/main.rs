@@ -1,0 +1,301 @@
+//! The real app: the `hearth` binary in a real window (WebKitGTK under Xvfb), driven through
+//! WebDriver (`tauri-driver` + `WebKitWebDriver`) the way a user drives it, with a headless
+//! Hearth client (the same app core, `hearth_desktop`) on the other side.
+//!
+//! Needs Xvfb, `WebKitWebDriver` (Debian's `webkit2gtk-driver`) and `tauri-driver`
+//! (`cargo install tauri-driver`); `cargo xtask test` installs all three. Without them the
+//! test says what is missing and passes, except under CI (`CI` set), where it fails.
+//! Screenshots of every step go to `test-output/app/`.
+
+mod driver;
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hearth_desktop::ipc::AppEvent;
+use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig};
+use serde_json::Value;
+
+use driver::{Desk, program};
+use webdriver::Session;
+
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
+/// The tools, or why the test cannot run here.
+fn tools() -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    let find = |name: &str, from: &str| program(name).ok_or(format!("{name} ({from})"));
+    let found = [
+        find("Xvfb", "Debian package xvfb"),
+        find("WebKitWebDriver", "Debian package webkit2gtk-driver"),
+        find("tauri-driver", "cargo install tauri-driver --locked"),
+        find("import", "Debian package imagemagick"),
+    ];
+    let missing: Vec<String> = found.iter().filter_map(|r| r.clone().err()).collect();
+    if !missing.is_empty() {
+        return Err(format!("missing {}", missing.join(", ")));
+    }
+    let [xvfb, webkit, tauri, _import] = found.map(Result::unwrap);
+    Ok((xvfb, tauri, webkit))
+}
+
+/// Where this run's screenshots go.
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-output/app");
+    std::fs::create_dir_all(&dir).expect("create test-output/app");
+    dir
+}
+
+/// The app's WebDriver session, which is ended (closing the app) even when an assertion
+/// fails midway, and the X display it shows on.
+struct App {
+    session: Option<Session>,
+    display: String,
+}
+
+impl std::ops::Deref for App {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session.as_ref().expect("session")
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            let _ = session.end();
+        }
+    }
+}
+
+impl App {
+    /// Saves a picture of the screen. WebKitWebDriver's own screenshot never answers without
+    /// a GPU (WebKitGTK 2.50 under Xvfb), so this photographs the X display instead, which
+    /// shows the real window, title bar and all.
+    fn shot(&self, name: &str) {
+        let path = shots().join(format!("{name}.png"));
+        let status = std::process::Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .expect("run ImageMagick's import");
+        assert!(status.success(), "import failed to save {}", path.display());
+    }
+
+    /// Runs `script` (a JavaScript expression) until it is truthy and returns its value.
+    fn until(&self, what: &str, script: &str) -> Value {
+        self.wait(what, || {
+            let value = self.script(&format!("return ({script});")).ok()?;
+            let truthy = match &value {
+                Value::Null | Value::Bool(false) => false,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            truthy.then_some(value)
+        })
+        .unwrap_or_else(|e| {
+            self.shot(&format!("failed-{}", what.replace(' ', "-")));
+            panic!("{e}")
+        })
+    }
+
+    fn click(&self, css: &str) {
+        self.wait_for(css).expect(css);
+        let element = format!("document.querySelector({})", Value::from(css));
+        self.click_at(&element)
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    fn fill(&self, css: &str, text: &str) {
+        let element = self.wait_for(css).expect(css);
+        self.clear(&element).expect("clear");
+        self.type_text(&element, text).expect("type");
+    }
+}
+
+/// Waits for the headless client's event that `pick` accepts.
+async fn expect<T>(
+    desktop: &mut Desktop,
+    what: &str,
+    mut pick: impl FnMut(&AppEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let event = desktop
+                .events
+                .recv()
+                .await
+                .expect("the headless client ended");
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the headless client timed out waiting for {what}"))
+}
+
+#[test]
+fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
+    let (xvfb, tauri_driver, webkit_driver) = match tools() {
+        Ok(tools) => tools,
+        Err(missing) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED: the real-app test needs {missing}");
+            return;
+        }
+        Err(missing) => panic!("the real-app test needs {missing}"),
+    };
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("config");
+    let data = home.path().join("data");
+    let desk = Desk::start(
+        &xvfb,
+        &tauri_driver,
+        &webkit_driver,
+        // Settings and hosted history go to the test's folder, not the user's.
+        &[("XDG_CONFIG_HOME", &config), ("XDG_DATA_HOME", &data)],
+        &[
+            // A synthetic microphone and camera: this machine has neither.
+            ("HEARTH_TEST_AUDIO", "1"),
+            ("HEARTH_TEST_CAMERA", "1"),
+            // Tests never multicast on real interfaces.
+            ("HEARTH_LAN_DISCOVERY", "0"),
+            // No GPU: WebKit's DMA-BUF renderer fails without one.
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        ],
+        &shots().join("driver.log"),
+    );
+    eprintln!(
+        "Xvfb on {}, tauri-driver on port {}",
+        desk.display, desk.port
+    );
+    let app = App {
+        session: Some(
+            Session::start(desk.port, env!("CARGO_BIN_EXE_hearth")).expect("start the app"),
+        ),
+        display: desk.display.clone(),
+    };
+
+    // 1. The start screen.
+    app.wait_for("[data-testid=join-address]")
+        .expect("the start screen");
+    app.shot("01-start");
+
+    // 2. Host from the toggle.
+    let port = std::net::TcpListener::bind(("0.0.0.0", 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    app.click("[data-testid=tab-host]");
+    app.fill("[data-testid=host-port]", &port.to_string());
+    app.fill("[data-testid=host-room]", "lan-party");
+    app.click("[data-testid=host-toggle]");
+    app.until(
+        "hosting",
+        "document.querySelector('[data-testid=host-toggle]')?.getAttribute('aria-checked') === 'true'",
+    );
+    let link = app.until(
+        "the join link",
+        "document.querySelector('[data-testid=join-link]')?.textContent",
+    );
+    assert_eq!(
+        link.as_str()
+            .map(|l| l.ends_with(&format!(":{port}/lan-party"))),
+        Some(true),
+        "join link {link}"
+    );
+    app.until(
+        "the QR code",
+        "document.querySelectorAll('[data-testid=host-qr] rect').length > 100",
+    );
+    app.shot("02-hosting");
+
+    // 3. The host joins their own room.
+    app.click_at(
+        "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Join my room')",
+    )
+    .expect("click Join my room");
+    app.until(
+        "the room",
+        "document.querySelector('[data-testid=connection]')?.dataset.state === 'connected' \
+         && document.querySelector('[data-testid=chat-title]')?.textContent === '#general'",
+    );
+    app.shot("03-room");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        // 4. A headless client joins.
+        let mut guest = Desktop::spawn(DesktopConfig {
+            audio: AudioKind::Synthetic,
+            camera: CameraKind::TestPattern,
+            ..DesktopConfig::default()
+        });
+        guest
+            .handle
+            .connect(format!("127.0.0.1:{port}/lan-party"), "guest".into(), None)
+            .await
+            .expect("the headless client connects");
+        expect(&mut guest, "its welcome", |e| matches!(e, AppEvent::Welcome { .. }).then_some(()))
+            .await;
+        app.until(
+            "the guest in the member list",
+            "[...document.querySelectorAll('[data-testid=member]')].some(m => m.textContent.includes('guest'))",
+        );
+
+        // 5. Chat both ways.
+        app.fill("[data-testid=composer]", "hello from the window");
+        let composer = app.find("[data-testid=composer]").expect("composer");
+        app.type_text(&composer, ENTER).expect("Enter");
+        expect(&mut guest, "the window's message", |e| match e {
+            AppEvent::Chat { message, .. } if message.text == "hello from the window" => Some(()),
+            _ => None,
+        })
+        .await;
+        guest
+            .handle
+            .send_chat("general".into(), "g-1".into(), "hi from <b>headless</b>".into(), None, None)
+            .await
+            .expect("the guest sends");
+        app.until(
+            "the guest's message, as text",
+            "[...document.querySelectorAll('[data-testid=message-text]')].some(m => m.textContent.includes('hi from <b>headless</b>'))",
+        );
+        app.shot("04-chat");
+
+        // 6. The guest joins voice and speaks (its synthetic microphone plays a tone).
+        guest.handle.voice_join("voice".into()).await.expect("voice_join");
+        app.until(
+            "the guest speaking in the voice channel",
+            "[...document.querySelectorAll('[data-testid=voice-member]')].some(m => m.textContent.includes('guest') && m.dataset.speaking === 'true')",
+        );
+        app.shot("05-speaking");
+
+        // 7. The guest's camera: the window opens it and draws its frames.
+        guest.handle.camera_on().await.expect("camera_on");
+        app.click("[data-testid=video-toggle]");
+        app.click("[data-testid=open-camera][data-name=guest]");
+        app.until(
+            "frames drawn in the guest's tile",
+            "Object.values(window.__hearthVideoStats ?? {}).some(s => s.drawn > 10)",
+        );
+        let tile = app.until(
+            "the tile's pixels",
+            "(() => { const c = document.querySelector('[data-testid=video-tile] canvas'); if (!c) return null; \
+             const s = document.createElement('canvas'); s.width = 64; s.height = 48; \
+             const x = s.getContext('2d'); x.drawImage(c, 0, 0, 64, 48); \
+             const d = x.getImageData(0, 0, 64, 48).data; const colours = new Set(); let sum = 0; \
+             for (let i = 0; i < d.length; i += 4) { colours.add(`${d[i] >> 4},${d[i+1] >> 4},${d[i+2] >> 4}`); sum += d[i] + d[i+1] + d[i+2]; } \
+             return colours.size > 8 ? { colours: colours.size, mean: sum / (d.length / 4) / 3 } : null; })()",
+        );
+        eprintln!("the guest's tile: {tile}");
+        app.shot("06-camera");
+
+        guest.handle.shutdown().await.expect("the headless client shuts down");
+    });
+}
