@@ -17,6 +17,10 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{Manager, RunEvent, Runtime, State};
 use tokio::sync::mpsc;
 
+mod notify;
+mod shortcut;
+mod tray;
+
 /// Joins a room (`host[:port][/room]`, `ws://…` or a `hearth://` link).
 #[tauri::command(rename_all = "snake_case")]
 async fn connect(
@@ -280,14 +284,21 @@ async fn get_settings(desktop: State<'_, DesktopHandle>) -> Result<Settings, Com
     desktop.get_settings().await
 }
 
-/// Replaces the settings; returns what was stored.
+/// Replaces the settings; returns what was stored. The push-to-talk key follows at once.
 #[tauri::command(rename_all = "snake_case")]
 async fn set_settings(
     desktop: State<'_, DesktopHandle>,
+    changed: State<'_, SettingsChanged>,
     settings: Settings,
 ) -> Result<Settings, CommandError> {
-    desktop.set_settings(settings).await
+    let stored = desktop.set_settings(settings).await?;
+    (changed.0)(&stored);
+    Ok(stored)
 }
+
+/// What the shell does when the settings change (the push-to-talk key follows them). A
+/// closure, because commands cannot be generic over the runtime the way `setup` is.
+struct SettingsChanged(Box<dyn Fn(&Settings) + Send + Sync>);
 
 /// Sends every AppEvent from now on to `channel`, in order.
 #[tauri::command(rename_all = "snake_case")]
@@ -330,6 +341,8 @@ enum Subscription {
     Remove(u32),
     AddFrames(Channel<InvokeResponseBody>),
     RemoveFrames(u32),
+    /// An event the shell raises itself (a deep link), sent like the core's.
+    Raise(Box<AppEvent>),
 }
 
 /// The webview's event channels, owned by the task that forwards the core's events.
@@ -346,18 +359,24 @@ impl EventChannels {
 }
 
 /// Sends each of the core's events and video frames to every channel subscribed to them; a
-/// channel whose webview is gone is dropped. Ends when the core ends.
+/// channel whose webview is gone is dropped. `watch` sees every event first (the tray and
+/// system notifications follow them). Ends when the core ends.
 async fn forward_events(
     mut events: mpsc::UnboundedReceiver<AppEvent>,
     mut frames: mpsc::Receiver<Vec<u8>>,
     mut subscriptions: mpsc::Receiver<Subscription>,
+    watch: impl Fn(&AppEvent) + Send + 'static,
 ) {
     let mut channels: Vec<Channel<AppEvent>> = Vec::new();
     let mut frame_channels: Vec<Channel<InvokeResponseBody>> = Vec::new();
+    // A deep link can arrive before the UI has subscribed (the app was started by one); it
+    // waits here for the first subscriber instead of being lost.
+    let mut raised_early: Vec<AppEvent> = Vec::new();
     loop {
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { break };
+                watch(&event);
                 channels.retain(|channel| channel.send(event.clone()).is_ok());
             }
             frame = frames.recv() => {
@@ -366,7 +385,16 @@ async fn forward_events(
                     .retain(|channel| channel.send(InvokeResponseBody::Raw(frame.clone())).is_ok());
             }
             subscription = subscriptions.recv() => match subscription {
-                Some(Subscription::Add(channel)) => channels.push(channel),
+                Some(Subscription::Add(channel)) => {
+                    for event in raised_early.drain(..) {
+                        let _ = channel.send(event);
+                    }
+                    channels.push(channel);
+                }
+                Some(Subscription::Raise(event)) if channels.is_empty() => raised_early.push(*event),
+                Some(Subscription::Raise(event)) => {
+                    channels.retain(|channel| channel.send((*event).clone()).is_ok());
+                }
                 Some(Subscription::Remove(id)) => channels.retain(|c| c.id() != id),
                 Some(Subscription::AddFrames(channel)) => frame_channels.push(channel),
                 Some(Subscription::RemoveFrames(id)) => frame_channels.retain(|c| c.id() != id),
@@ -445,15 +473,54 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             // The core's tasks run on Tauri's runtime, which lives as long as the app.
             let desktop = tauri::async_runtime::block_on(async { Desktop::spawn(config) });
             let (subscriptions, subscriptions_rx) = mpsc::channel(16);
+            let handle = app.handle().clone();
             tauri::async_runtime::spawn(forward_events(
                 desktop.events,
                 desktop.frames,
                 subscriptions_rx,
+                move |event| {
+                    notify::on_event(&handle, event);
+                    tray::on_event(&handle, event);
+                },
             ));
             app.manage(EventChannels(subscriptions));
+            let handle = app.handle().clone();
+            app.manage(SettingsChanged(Box::new(move |settings| {
+                shortcut::follow_settings(&handle, settings)
+            })));
             app.manage(desktop.handle);
             Ok(())
         })
+}
+
+/// Sends every hearth:// link the app is asked to open to the UI: the one it was started
+/// with, and those later starts hand over.
+fn deep_links(app: &tauri::AppHandle) {
+    use tauri_plugin_deep_link::DeepLinkExt as _;
+    let Some(events) = app.try_state::<EventChannels>() else {
+        return;
+    };
+    let raise = {
+        let events = events.inner().clone();
+        move |url: String| {
+            let events = events.clone();
+            tauri::async_runtime::spawn(async move {
+                let _ = events
+                    .send(Subscription::Raise(Box::new(AppEvent::DeepLink { url })))
+                    .await;
+            });
+        }
+    };
+    let deep_link = app.deep_link();
+    if let Ok(Some(urls)) = deep_link.get_current() {
+        urls.into_iter().for_each(|url| raise(url.to_string()));
+    }
+    deep_link.on_open_url(move |event| {
+        event
+            .urls()
+            .into_iter()
+            .for_each(|url| raise(url.to_string()));
+    });
 }
 
 /// A directory Tauri found for us, or `None` (and a warning) if it found none: the app then
@@ -470,10 +537,39 @@ fn dir(found: tauri::Result<PathBuf>, what: &str) -> Option<PathBuf> {
 
 /// Runs the app until its window is closed.
 pub fn run() -> anyhow::Result<()> {
-    let app = setup(tauri::Builder::default())
+    // The plugins that talk to the desktop (D-Bus, the tray, global keys) are added here
+    // rather than in `setup`, so the mock-runtime tests, which run many apps in one process,
+    // stay out of the user's session.
+    let builder = tauri::Builder::default()
+        // First, as its documentation asks: a second start hands its arguments (a hearth://
+        // link, via the deep-link plugin) to this instance and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(shortcut::plugin());
+    let app = setup(builder)
         .build(context())
         .context("could not create the Hearth window")?;
     app.run(|app, event| {
+        if let RunEvent::Ready = event {
+            deep_links(app);
+            tray::create(app);
+            if let Some(desktop) = app.try_state::<DesktopHandle>() {
+                let desktop = desktop.inner().clone();
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Ok(settings) = desktop.get_settings().await {
+                        shortcut::follow_settings(&app, &settings);
+                    }
+                });
+            }
+        }
         // Leave the room and give a hosted server's clients their shutdown notice before the
         // process ends; the runtime would otherwise drop the server mid-write. No core means
         // setup never ran, so there is nothing to stop.

@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running Xvfb and tauri-driver.
+/// A running Xvfb, a D-Bus session bus and tauri-driver.
 pub struct Desk {
     xvfb: Child,
+    bus: Child,
     driver: Child,
+    /// The session bus the app is on (its single-instance lock lives there).
+    pub bus_address: String,
     /// The port tauri-driver listens on.
     pub port: u16,
     /// The X display, such as `:117`.
@@ -87,6 +90,23 @@ impl Desk {
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
         wait_until("Xvfb", Duration::from_secs(10), || socket.exists());
 
+        // A private session bus: the app's single-instance lock and the second start that
+        // hands it a link meet there, away from any real session's.
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut bus_address = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(bus.stdout.take().expect("dbus-daemon's stdout")),
+            &mut bus_address,
+        )
+        .expect("read the bus address");
+        let bus_address = bus_address.trim().to_string();
+        assert!(!bus_address.is_empty(), "dbus-daemon printed no address");
+
         let port = free_port();
         let native_port = free_port();
         let mut driver = Command::new(tauri_driver);
@@ -100,6 +120,7 @@ impl Desk {
             .arg("--native-driver")
             .arg(webkit_driver)
             .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
             // The app's IPC is only reachable from WebDriver with this set.
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             // Into a file, not the test's output: WebKitWebDriver, which outlives a killed
@@ -115,7 +136,9 @@ impl Desk {
         let driver = driver.spawn().expect("start tauri-driver");
         let desk = Desk {
             xvfb,
+            bus,
             driver,
+            bus_address,
             port,
             display,
         };
@@ -162,5 +185,7 @@ impl Drop for Desk {
         let _ = self.driver.wait();
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
     }
 }

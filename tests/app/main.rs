@@ -31,12 +31,14 @@ fn tools() -> Result<(PathBuf, PathBuf, PathBuf), String> {
         find("WebKitWebDriver", "Debian package webkit2gtk-driver"),
         find("tauri-driver", "cargo install tauri-driver --locked"),
         find("import", "Debian package imagemagick"),
+        find("xdotool", "Debian package xdotool"),
+        find("dbus-daemon", "Debian package dbus-daemon"),
     ];
     let missing: Vec<String> = found.iter().filter_map(|r| r.clone().err()).collect();
     if !missing.is_empty() {
         return Err(format!("missing {}", missing.join(", ")));
     }
-    let [xvfb, webkit, tauri, _import] = found.map(Result::unwrap);
+    let [xvfb, webkit, tauri, ..] = found.map(Result::unwrap);
     Ok((xvfb, tauri, webkit))
 }
 
@@ -104,8 +106,14 @@ impl App {
     fn click(&self, css: &str) {
         self.wait_for(css).expect(css);
         let element = format!("document.querySelector({})", Value::from(css));
-        self.click_at(&element)
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.click_at(&element).unwrap_or_else(|e| {
+            let alive = std::process::Command::new("sh")
+                .args(["-c", "ps -eo pid,stat,comm | grep -E 'hearth|WebKit|tauri'"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            panic!("click {css}: {e}\nprocesses:\n{alive}")
+        });
     }
 
     fn fill(&self, css: &str, text: &str) {
@@ -241,8 +249,11 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
             .connect(format!("127.0.0.1:{port}/lan-party"), "guest".into(), None)
             .await
             .expect("the headless client connects");
-        expect(&mut guest, "its welcome", |e| matches!(e, AppEvent::Welcome { .. }).then_some(()))
-            .await;
+        let guest_id = expect(&mut guest, "its welcome", |e| match e {
+            AppEvent::Welcome { you, .. } => Some(*you),
+            _ => None,
+        })
+        .await;
         app.until(
             "the guest in the member list",
             "[...document.querySelectorAll('[data-testid=member]')].some(m => m.textContent.includes('guest'))",
@@ -296,6 +307,99 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         eprintln!("the guest's tile: {tile}");
         app.shot("06-camera");
 
+        // 8. Push-to-talk with a global key: the window's user picks F9 in Settings, joins
+        // voice, and is heard only while F9 is down, even with the window hidden (so the key
+        // cannot reach the page; only the global shortcut sees it).
+        app.click("[data-testid=tab-settings]");
+        app.click("[data-testid=ptt-capture]");
+        app.key(F9).expect("press F9 for the capture");
+        app.until(
+            "F9 as the push-to-talk key",
+            "document.querySelector('[data-testid=ptt-capture]')?.textContent.includes('F9')",
+        );
+        app.click("[data-testid=ptt-enabled]");
+        app.until(
+            "push to talk on",
+            "document.querySelector('[data-testid=ptt-enabled]')?.checked",
+        );
+        app.click("[data-testid=tab-room]");
+        app.click("[data-testid=voice-join]");
+        app.until(
+            "the window in voice",
+            "[...document.querySelectorAll('[data-testid=voice-member]')].length >= 2",
+        );
+        // The synthetic microphone plays a tone all the time; without the key it stays unsent.
+        let heard = |e: &AppEvent| match e {
+            AppEvent::Speaking { member, speaking } if *member != guest_id => Some(*speaking),
+            _ => None,
+        };
+        let early = tokio::time::timeout(Duration::from_millis(1500), async {
+            loop {
+                let event = guest.events.recv().await.expect("the headless client ended");
+                if heard(&event) == Some(true) {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(early.is_err(), "the host was heard before pressing the push-to-talk key");
+        let window = xdotool(&app.display, &["search", "--name", "^Hearth$"]);
+        let window = window.lines().next().expect("the app's X window").to_string();
+        xdotool(&app.display, &["windowunmap", "--sync", &window]);
+        xdotool(&app.display, &["keydown", "F9"]);
+        expect(&mut guest, "the host speaking while F9 is down", |e| {
+            (heard(e) == Some(true)).then_some(())
+        })
+        .await;
+        xdotool(&app.display, &["keyup", "F9"]);
+        expect(&mut guest, "the host silent after F9 is up", |e| {
+            (heard(e) == Some(false)).then_some(())
+        })
+        .await;
+        xdotool(&app.display, &["windowmap", "--sync", &window]);
+        app.shot("07-push-to-talk");
+
         guest.handle.shutdown().await.expect("the headless client shuts down");
     });
+
+    // 9. A second start with a hearth:// link (what the desktop does when a link is clicked)
+    // hands the link to the running app and exits; the window offers to join it.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("hearth://192.0.2.7:7777/den")
+        .env("DISPLAY", &app.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &desk.bus_address)
+        .env("XDG_CONFIG_HOME", &config)
+        .env("XDG_DATA_HOME", &data)
+        .env("HEARTH_LAN_DISCOVERY", "0")
+        .output()
+        .expect("start a second instance");
+    assert!(
+        second.status.success(),
+        "the second start failed: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    app.click("[data-testid=tab-start]");
+    app.until(
+        "the link in the join form",
+        "document.querySelector('[data-testid=join-address]')?.value === '192.0.2.7:7777/den'",
+    );
+    app.shot("08-deep-link");
+}
+
+/// WebDriver's F9 key.
+const F9: &str = "\u{E039}";
+
+/// Runs xdotool on the test's display and returns what it printed.
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("run xdotool");
+    assert!(
+        out.status.success(),
+        "xdotool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -25,7 +25,25 @@ pub struct Session {
 pub struct Element(String);
 
 /// Sends one request and returns the `value` of the answer, or the WebDriver error.
+///
+/// tauri-driver now and then closes a connection without answering (its proxy to
+/// WebKitWebDriver lost a pooled connection; the request never reached the browser), so
+/// such a request is sent again, up to three times.
 fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let mut tries = 0;
+    loop {
+        match send(port, method, path, body) {
+            Err(e) if e.contains("no HTTP answer") && tries < 3 && path != "/session" => {
+                tries += 1;
+                eprintln!("{method} {path}: no answer from tauri-driver, sending it again");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn send(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     // Starting the app (a new session) can take a while on a busy machine; nothing else does.
@@ -174,6 +192,20 @@ impl Session {
                     {"type": "pointerDown", "button": 0},
                     {"type": "pointerUp", "button": 0},
                 ],
+            }]})),
+        )
+        .map(drop)
+    }
+
+    /// Presses and releases one key (a character or a WebDriver key code such as
+    /// `\u{E039}` for F9) on whatever has focus.
+    pub fn key(&self, key: &str) -> Result<(), String> {
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{
+                "type": "key", "id": "keyboard",
+                "actions": [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}],
             }]})),
         )
         .map(drop)

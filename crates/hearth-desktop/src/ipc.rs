@@ -519,6 +519,12 @@ pub enum AppEvent {
         /// The channel it happened in.
         channel: Option<String>,
     },
+    /// The app was asked to open a `hearth://` link (started with one, or a second start
+    /// handed it over); the UI fills the join form with it. Raised by the shell, not the core.
+    DeepLink {
+        /// The link as given.
+        url: String,
+    },
 }
 
 /// What every command fails with: a stable code to branch on and words to show.

@@ -57,6 +57,10 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
         arch: "webkit2gtk-4.1",
     },
     SystemPackage { debian: "imagemagick", fedora: "ImageMagick", arch: "imagemagick" },
+    // ... xdotool presses the push-to-talk key with the window hidden, and a private D-Bus
+    // session bus carries the single-instance hand-over of a hearth:// link.
+    SystemPackage { debian: "xdotool", fedora: "xdotool", arch: "xdotool" },
+    SystemPackage { debian: "dbus-daemon", fedora: "dbus-daemon", arch: "dbus" },
     SystemPackage {
         debian: "fonts-noto-color-emoji",
         fedora: "google-noto-emoji-color-fonts",

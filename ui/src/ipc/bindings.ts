@@ -108,7 +108,14 @@ title: string;
 /**  Body text. */
 body: string; 
 /**  The channel it happened in. */
-channel: string | null };
+channel: string | null } | 
+/**
+ *  The app was asked to open a `hearth://` link (started with one, or a second start
+ *  handed it over); the UI fills the join form with it. Raised by the shell, not the core.
+ */
+{ type: "deep_link"; 
+/**  The link as given. */
+url: string };
 
 /**  A camera mode. */
 export type CameraResolution = {

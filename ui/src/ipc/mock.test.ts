@@ -93,7 +93,7 @@ describe("mock backend", () => {
     expect(events.find((e) => e.type === "error")).toEqual({ type: "error", code: "teleport_failed", message: "The teleporter is out of order.", src: null, client_id: null });
 
     const generated = new Set([...bindings.matchAll(/\{ type: "(\w+)"/g)].map(([, tag]) => tag));
-    const uiOnly = new Set(["lan_rooms", "deep_link"]);
+    const uiOnly = new Set(["lan_rooms"]);
     for (const e of events) expect(generated.has(e.type) || uiOnly.has(e.type), e.type).toBe(true);
 
     expect(keys(await mock.get_settings())).toEqual(fields("Settings"));

@@ -43,7 +43,7 @@ export type MessageId = number;
 
 // ---------------------------------------------------------------------------------------------
 // UI-only: no counterpart in ipc.rs yet. docs/ipc.md lists the commands (`lan_rooms`,
-// `list_devices`) and events (`lan_rooms`, `deep_link`) as not implemented by the shell.
+// `list_devices`) and the `lan_rooms` event as not implemented by the shell.
 
 /** UI-only. A room hosted on the LAN, found by mDNS (`lan_rooms`). */
 export interface LanRoom {
@@ -71,9 +71,7 @@ export interface DeviceList {
 /** UI-only. Events of the contract that ipc.rs does not define yet; the shell never sends them. */
 export type UiOnlyEvent =
   /** The rooms found on the LAN changed. */
-  | { type: "lan_rooms"; rooms: LanRoom[] }
-  /** A deep link (hearth://host:port/room) opened the app: prefill the join form. */
-  | { type: "deep_link"; url: string };
+  | { type: "lan_rooms"; rooms: LanRoom[] };
 
 /** Every event the UI handles: the generated AppEvent, plus the UI-only ones. */
 export type AppEvent = RustAppEvent | UiOnlyEvent;
