@@ -21,14 +21,15 @@ pub const LINUX_BUNDLES: [&str; 2] = ["deb", "appimage"];
 /// screenshot.
 pub const CHECK_PACKAGES: &[&str] = &["x11-utils", "x11-apps", "imagemagick"];
 
-/// What the package must hold, as `dpkg-deb -c` lists it.
+/// What the package must hold, as `dpkg-deb -c` lists it (less any leading `./`).
 const DEB_MUST_HOLD: &[&str] = &[
-    "./usr/bin/hearth",
-    "./usr/share/applications/Hearth.desktop",
-    "./usr/share/icons/hicolor/32x32/apps/hearth.png",
-    "./usr/share/icons/hicolor/128x128/apps/hearth.png",
-    "./usr/share/icons/hicolor/256x256@2/apps/hearth.png",
-    "./usr/share/icons/hicolor/512x512/apps/hearth.png",
+    "usr/bin/hearth",
+    "usr/share/applications/Hearth.desktop",
+    "usr/share/icons/hicolor/32x32/apps/hearth.png",
+    "usr/share/icons/hicolor/64x64/apps/hearth.png",
+    "usr/share/icons/hicolor/128x128/apps/hearth.png",
+    "usr/share/icons/hicolor/256x256@2/apps/hearth.png",
+    "usr/share/icons/hicolor/512x512/apps/hearth.png",
 ];
 
 /// The repository's target directory, as cargo (and so the Tauri CLI) resolves it.
@@ -62,6 +63,13 @@ pub fn build(root: &Path, bundles: &[&str], extra_args: &[String]) -> StepResult
         install_appimage_tools(root)?;
     }
     let mut tauri = tauri_cli(root)?;
+    // Passed to every build, not only the .deb's: the CLI hands its --config to the build
+    // script, and a different one rebuilds the app.
+    if cfg!(target_os = "linux")
+        && let Some(depends) = deb_depends_config(root)?
+    {
+        tauri.args(["--config", &depends]);
+    }
     tauri.args([
         "build",
         "--ci",
@@ -80,6 +88,39 @@ pub fn build(root: &Path, bundles: &[&str], extra_args: &[String]) -> StepResult
     ));
     result?;
     Ok(Outcome::Done)
+}
+
+/// tauri.conf.json's .deb dependencies plus the package of the libvpx this machine links
+/// (`libvpx.so.7` from libvpx7 on Debian 12 and Ubuntu 22.04, `.so.9` from libvpx9 on Ubuntu
+/// 24.04): the binary needs that exact soname, so no fixed name in the config is right for
+/// every build machine. None where dpkg is not the package manager.
+fn deb_depends_config(root: &Path) -> Result<Option<String>, String> {
+    if !cmd::on_path("dpkg") {
+        return Ok(None);
+    }
+    let libdir = cmd::output(Command::new("pkg-config").args(["--variable=libdir", "vpx"]))?;
+    let linked = Path::new(libdir.trim()).join("libvpx.so");
+    let library = fs::canonicalize(&linked)
+        .map_err(|error| format!("cannot resolve {}: {error}", linked.display()))?;
+    let owner = cmd::output(Command::new("dpkg").arg("-S").arg(&library))?;
+    let package = libvpx_package(&owner)
+        .ok_or_else(|| format!("cannot read the package from `dpkg -S`: {owner}"))?;
+    note(&format!("{} is in {package}", library.display()));
+    const MERGE: &str = "const d = require('./tauri.conf.json').bundle.linux.deb.depends || []; \
+         process.stdout.write(JSON.stringify( \
+         {bundle: {linux: {deb: {depends: [...d, process.argv[1]]}}}}));";
+    let merged = cmd::output(
+        Command::new("node")
+            .current_dir(root)
+            .args(["-e", MERGE, package]),
+    )?;
+    Ok(Some(merged))
+}
+
+/// `libvpx7:amd64: /usr/lib/x86_64-linux-gnu/libvpx.so.7.1.0` → `libvpx7`.
+fn libvpx_package(dpkg_search: &str) -> Option<&str> {
+    let package = dpkg_search.lines().next()?.split(':').next()?.trim();
+    (!package.is_empty()).then_some(package)
 }
 
 /// The linuxdeploy build tauri-bundler 2.10 (in @tauri-apps/cli 2.12) asks for; its file name
@@ -168,10 +209,12 @@ pub fn check_deb(root: &Path) -> StepResult {
     }
     let listing = cmd::output(Command::new("dpkg-deb").arg("-c").arg(&deb))?;
     for path in DEB_MUST_HOLD {
-        if !listing
-            .lines()
-            .any(|line| line.split_whitespace().last() == Some(path))
-        {
+        let listed = |line: &str| {
+            line.split_whitespace()
+                .last()
+                .is_some_and(|name| name.trim_start_matches("./") == *path)
+        };
+        if !listing.lines().any(listed) {
             return Err(format!("{} does not hold {path}", deb.display()));
         }
     }
@@ -455,6 +498,13 @@ mod smoke {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_libvpx_package_is_the_first_word_of_dpkg_search() {
+        let line = "libvpx7:amd64: /usr/lib/x86_64-linux-gnu/libvpx.so.7.1.0\n";
+        assert_eq!(libvpx_package(line), Some("libvpx7"));
+        assert_eq!(libvpx_package(""), None);
+    }
 
     #[test]
     fn desktop_entry_must_pass_links_and_claim_the_scheme() {
