@@ -63,6 +63,12 @@ pub fn build(root: &Path, bundles: &[&str], extra_args: &[String]) -> StepResult
         install_appimage_tools(root)?;
     }
     let mut tauri = tauri_cli(root)?;
+    tauri.args([
+        "build",
+        "--ci",
+        "--config",
+        r#"{"bundle":{"useLocalToolsDir":true}}"#,
+    ]);
     // Passed to every build, not only the .deb's: the CLI hands its --config to the build
     // script, and a different one rebuilds the app.
     if cfg!(target_os = "linux")
@@ -70,12 +76,6 @@ pub fn build(root: &Path, bundles: &[&str], extra_args: &[String]) -> StepResult
     {
         tauri.args(["--config", &depends]);
     }
-    tauri.args([
-        "build",
-        "--ci",
-        "--config",
-        r#"{"bundle":{"useLocalToolsDir":true}}"#,
-    ]);
     if !bundles.is_empty() {
         tauri.args(["--bundles", &bundles.join(",")]);
     }
@@ -98,10 +98,13 @@ fn deb_depends_config(root: &Path) -> Result<Option<String>, String> {
     if !cmd::on_path("dpkg") {
         return Ok(None);
     }
-    let libdir = cmd::output(Command::new("pkg-config").args(["--variable=libdir", "vpx"]))?;
-    let linked = Path::new(libdir.trim()).join("libvpx.so");
-    let library = fs::canonicalize(&linked)
-        .map_err(|error| format!("cannot resolve {}: {error}", linked.display()))?;
+    // Debian's vpx.pc says libdir=/usr/lib, which is wrong on multiarch systems; the
+    // linker's cache names the libvpx.so the build links.
+    let cache = cmd::output(Command::new("ldconfig").arg("-p"))?;
+    let linked = linker_cache_path(&cache, "libvpx.so")
+        .ok_or("the linker cache (ldconfig -p) has no libvpx.so: install libvpx-dev")?;
+    let library =
+        fs::canonicalize(linked).map_err(|error| format!("cannot resolve {linked}: {error}"))?;
     let owner = cmd::output(Command::new("dpkg").arg("-S").arg(&library))?;
     let package = libvpx_package(&owner)
         .ok_or_else(|| format!("cannot read the package from `dpkg -S`: {owner}"))?;
@@ -115,6 +118,16 @@ fn deb_depends_config(root: &Path) -> Result<Option<String>, String> {
             .args(["-e", MERGE, package]),
     )?;
     Ok(Some(merged))
+}
+
+/// The path `ldconfig -p` gives for exactly `name` (for this machine's word size).
+fn linker_cache_path<'a>(cache: &'a str, name: &str) -> Option<&'a str> {
+    cache.lines().find_map(|line| {
+        let (entry, path) = line.trim().split_once(" => ")?;
+        let (entry_name, flags) = entry.split_once(' ')?;
+        let native = !cfg!(target_pointer_width = "64") || flags.contains("64");
+        (entry_name == name && native).then_some(path.trim())
+    })
 }
 
 /// `libvpx7:amd64: /usr/lib/x86_64-linux-gnu/libvpx.so.7.1.0` → `libvpx7`.
@@ -504,6 +517,18 @@ mod tests {
         let line = "libvpx7:amd64: /usr/lib/x86_64-linux-gnu/libvpx.so.7.1.0\n";
         assert_eq!(libvpx_package(line), Some("libvpx7"));
         assert_eq!(libvpx_package(""), None);
+    }
+
+    #[test]
+    fn the_linker_cache_gives_the_exact_name() {
+        let cache = "2 libs found in cache `/etc/ld.so.cache'\n\
+            \tlibvpx.so.7 (libc6,x86-64) => /lib/x86_64-linux-gnu/libvpx.so.7\n\
+            \tlibvpx.so (libc6,x86-64) => /lib/x86_64-linux-gnu/libvpx.so\n";
+        assert_eq!(
+            linker_cache_path(cache, "libvpx.so"),
+            Some("/lib/x86_64-linux-gnu/libvpx.so")
+        );
+        assert_eq!(linker_cache_path(cache, "libopus.so"), None);
     }
 
     #[test]
