@@ -16,10 +16,10 @@ use crate::report::{Outcome, StepResult, note};
 /// The Linux bundles this command builds and checks, in the Tauri CLI's names.
 pub const LINUX_BUNDLES: [&str; 2] = ["deb", "appimage"];
 
-/// Debian packages the checks use beyond the build's own (`system::SYSTEM_PACKAGES`):
-/// dpkg-deb is always there; xwininfo finds the window, xwd and ImageMagick take the
-/// screenshot.
-pub const CHECK_PACKAGES: &[&str] = &["x11-utils", "x11-apps", "imagemagick"];
+/// Debian packages `package` uses beyond the build's own (`system::SYSTEM_PACKAGES`):
+/// squashfs-tools packs the AppImage (crates/hearth-appimage); dpkg-deb is always there;
+/// xwininfo finds the window, xwd and ImageMagick take the screenshot.
+pub const CHECK_PACKAGES: &[&str] = &["squashfs-tools", "x11-utils", "x11-apps", "imagemagick"];
 
 /// What the package must hold, as `dpkg-deb -c` lists it (less any leading `./`).
 const DEB_MUST_HOLD: &[&str] = &[
