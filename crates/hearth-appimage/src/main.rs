@@ -16,14 +16,23 @@
 //! the app's and signals reach it. Unlike the upstream runtime it links no squashfs code:
 //! the machine running the AppImage needs squashfuse or squashfs-tools.
 
-use std::env;
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::ExitCode;
+#[cfg(unix)]
+use std::{env, ffi::OsString, path::Path};
 
+#[cfg(unix)]
 mod builder;
+#[cfg(unix)]
 mod runtime;
 
+/// AppImages are a Linux format; the crate still compiles elsewhere so that workspace-wide
+/// builds and tests work on every system.
+#[cfg(not(unix))]
+fn main() -> ExitCode {
+    fail("AppImages are made and run on Linux only")
+}
+
+#[cfg(unix)]
 fn main() -> ExitCode {
     let args: Vec<OsString> = env::args_os().skip(1).collect();
     let exe = match env::current_exe() {
@@ -47,6 +56,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 /// Runs a command to completion; the error names it and its exit status.
+#[cfg(unix)]
 fn run(command: &mut std::process::Command) -> Result<(), String> {
     let shown = format!("{command:?}");
     match command.status() {
@@ -56,11 +66,13 @@ fn run(command: &mut std::process::Command) -> Result<(), String> {
     }
 }
 
+#[cfg(unix)]
 fn on_path(name: &str) -> bool {
     env::var_os("PATH")
         .is_some_and(|path| env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
+#[cfg(unix)]
 fn display(path: &Path) -> String {
     path.display().to_string()
 }
