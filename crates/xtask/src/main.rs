@@ -153,8 +153,7 @@ fn check_display() -> Result<(), String> {
     )
 }
 
-/// The release bundles and their checks. On Linux the .deb and the AppImage are built by
-/// separate CLI runs, so that an AppImage failure leaves a checked .deb and says so by name;
+/// The release bundles and their checks. On Linux the .deb and the AppImage, each checked;
 /// elsewhere every bundle tauri.conf.json lists for that system is built, unchecked.
 fn package(root: &Path, tauri_args: &[String]) -> ExitCode {
     if !cfg!(target_os = "linux") {
@@ -175,9 +174,8 @@ fn package(root: &Path, tauri_args: &[String]) -> ExitCode {
         "Packaging check tools",
         "Icons",
         "UI dependencies and build",
-        "Build the .deb",
+        "Build the .deb and the AppImage",
         "Check the .deb",
-        "Build the AppImage",
         "Check the AppImage",
     ]);
     let ready = plan.step(system::ensure)
@@ -187,18 +185,13 @@ fn package(root: &Path, tauri_args: &[String]) -> ExitCode {
     if !ready {
         return plan.finish(None);
     }
-    // Each check runs only after its own build; a step is still recorded, so the summary
-    // names every step in order.
-    for bundle in package::LINUX_BUNDLES {
-        let built = plan.step(|| package::build(root, &[bundle], tauri_args));
-        plan.step(|| match (built, bundle) {
-            (false, _) => Ok(report::Outcome::Skipped(format!(
-                "the {bundle} was not built"
-            ))),
-            (true, "deb") => package::check_deb(root),
-            (true, _) => package::check_appimage(root),
-        });
-    }
+    // One CLI run for both: each run rebuilds ui/dist (beforeBuildCommand), which the app
+    // embeds, so a second run would compile the app again. The bundle folders are emptied
+    // first, so a check never passes on a bundle an earlier run left; each check runs when
+    // its bundle exists, so a failed AppImage still leaves a checked .deb.
+    plan.step(|| package::build(root, &package::LINUX_BUNDLES, tauri_args));
+    plan.step(|| package::check_deb(root));
+    plan.step(|| package::check_appimage(root));
     plan.finish(None)
 }
 
