@@ -8,6 +8,8 @@
 mod cmd;
 mod deps;
 mod fuzz;
+mod icons;
+mod package;
 mod report;
 mod rust;
 mod system;
@@ -26,6 +28,10 @@ Commands:
   run [-- <app args>]     install what is missing, build the UI, then start the desktop app
   test                    install what is missing, then run every test suite
   bench [<loadgen args>]  run the load generator (hearth-loadgen) in release mode
+  package [<tauri build args>]
+                          build the release bundles with the Tauri CLI and, on Linux, check
+                          the .deb and the AppImage: contents, and the app started from each
+                          under Xvfb (screenshots in test-output/package/); not part of `test`
   help                    show this text
 
 Environment:
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
         "test" => usage_error(&format!("`test` takes no arguments, got {rest:?}")),
         "run" => run(&root, strip_separator(&rest)),
         "bench" => bench(&root, strip_separator(&rest)),
+        "package" => package(&root, strip_separator(&rest)),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -144,6 +151,48 @@ fn check_display() -> Result<(), String> {
          `xvfb-run -a cargo xtask run`"
             .to_string(),
     )
+}
+
+/// The release bundles and their checks. On Linux the .deb and the AppImage, each checked;
+/// elsewhere every bundle tauri.conf.json lists for that system is built, unchecked.
+fn package(root: &Path, tauri_args: &[String]) -> ExitCode {
+    if !cfg!(target_os = "linux") {
+        let mut plan = Plan::new(&[
+            "System packages",
+            "Icons",
+            "UI dependencies and build",
+            "Bundles",
+        ]);
+        let _ = plan.step(system::ensure)
+            && plan.step(|| icons::check(root))
+            && plan.step(|| ui::install_and_build(root))
+            && plan.step(|| package::build(root, &[], tauri_args));
+        return plan.finish(None);
+    }
+    let mut plan = Plan::new(&[
+        "System packages",
+        "Packaging check tools",
+        "Icons",
+        "UI dependencies and build",
+        "Build the .deb and the AppImage",
+        "Check the .deb",
+        "Check the AppImage",
+    ]);
+    let ready = plan.step(system::ensure)
+        && plan.step(|| system::ensure_extra(package::CHECK_PACKAGES))
+        && plan.step(|| icons::check(root))
+        && plan.step(|| ui::install_and_build(root));
+    if !ready {
+        return plan.finish(None);
+    }
+    // One CLI run for both: each run rebuilds ui/dist (beforeBuildCommand), which the app
+    // embeds, so a second run would compile the app again. The bundle folders are emptied
+    // first, so a check never passes on a bundle an earlier run left; each check runs when
+    // its bundle exists, so a failed AppImage still leaves a checked .deb.
+    plan.step(|| package::build(root, &package::LINUX_BUNDLES, tauri_args));
+    plan.step(|| package::check_deb(root));
+    plan.step(|| package::check_appimage(root));
+    plan.finish(None)
 }
 
 fn bench(root: &Path, loadgen_args: &[String]) -> ExitCode {

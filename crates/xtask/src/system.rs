@@ -99,7 +99,28 @@ fn ensure_debian() -> StepResult {
         .iter()
         .map(|package| package.debian)
         .collect();
-    let missing = missing_debian_packages(&wanted);
+    ensure_debian_packages(&wanted)
+}
+
+/// Extra Debian packages for one command (such as `package`'s checks); elsewhere they are
+/// named and skipped, since the command says what fails without them.
+pub fn ensure_extra(wanted: &[&str]) -> StepResult {
+    if cmd::env_flag("HEARTH_SKIP_SYSTEM_PACKAGES") {
+        return Ok(Outcome::Skipped(
+            "HEARTH_SKIP_SYSTEM_PACKAGES is set".to_string(),
+        ));
+    }
+    if cfg!(target_os = "linux") && cmd::on_path("dpkg") && cmd::on_path("apt-get") {
+        return ensure_debian_packages(wanted);
+    }
+    Ok(Outcome::Skipped(format!(
+        "not a Debian or Ubuntu system; the equivalents of {} are needed",
+        wanted.join(" ")
+    )))
+}
+
+fn ensure_debian_packages(wanted: &[&str]) -> StepResult {
+    let missing = missing_debian_packages(wanted);
     if missing.is_empty() {
         note(&format!(
             "all {} packages are installed: {}",
@@ -134,7 +155,7 @@ fn ensure_debian() -> StepResult {
         return Err(format!("installing system packages: {error}"));
     }
 
-    let still_missing = missing_debian_packages(&wanted);
+    let still_missing = missing_debian_packages(wanted);
     if !still_missing.is_empty() {
         return Err(format!(
             "apt-get finished but these packages are still not installed: {}",
