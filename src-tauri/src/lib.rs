@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use hearth_desktop::ipc::{
-    AppEvent, CommandError, HostConfig, HostStatus, Image, MemberId, MessageId, Presence,
-    RecentServer, Settings,
+    AppEvent, CommandError, DeviceList, HostConfig, HostStatus, Image, MemberId, MessageId,
+    Presence, RecentServer, Settings,
 };
 use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig, DesktopHandle};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -300,6 +300,24 @@ async fn set_settings(
 /// closure, because commands cannot be generic over the runtime the way `setup` is.
 struct SettingsChanged(Box<dyn Fn(&Settings) + Send + Sync>);
 
+/// The microphones, speakers and cameras present.
+#[tauri::command(rename_all = "snake_case")]
+async fn list_devices(desktop: State<'_, DesktopHandle>) -> Result<DeviceList, CommandError> {
+    desktop.list_devices().await
+}
+
+/// Plays a short tone on the chosen speaker.
+#[tauri::command(rename_all = "snake_case")]
+async fn play_test_sound(desktop: State<'_, DesktopHandle>) -> Result<(), CommandError> {
+    desktop.play_test_sound().await
+}
+
+/// Sends `input_level` events outside voice while on (the settings screen's meter).
+#[tauri::command(rename_all = "snake_case")]
+async fn mic_test(desktop: State<'_, DesktopHandle>, on: bool) -> Result<(), CommandError> {
+    desktop.mic_test(on).await
+}
+
 /// Sends every AppEvent from now on to `channel`, in order.
 #[tauri::command(rename_all = "snake_case")]
 async fn subscribe_events(
@@ -446,6 +464,9 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             host_status,
             get_settings,
             set_settings,
+            list_devices,
+            play_test_sound,
+            mic_test,
             subscribe_events,
             unsubscribe_events,
             subscribe_frames,
@@ -684,7 +705,7 @@ mod tests {
             .collect();
         assert_eq!(
             missing,
-            ["lan_rooms", "list_devices", "play_test_sound", "mic_test"],
+            ["lan_rooms"],
             "commands the UI calls that the shell does not register"
         );
     }

@@ -6,7 +6,10 @@
 //! Raw planes cost a copy into one buffer and nothing else: no encoding on either side, and
 //! the webview uploads them to WebGL textures as they are.
 
-use hearth_media::video::I420Frame;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_media::video::{FrameSlot, I420Frame, VideoError, VideoFormat, VideoSource};
 
 use crate::ipc::MemberId;
 
@@ -32,9 +35,86 @@ pub fn encode(member: Option<MemberId>, frame: &I420Frame) -> Vec<u8> {
     out
 }
 
+/// A video source that also puts a copy of its frames, at most about once per `interval`,
+/// in a slot: our own camera's preview, taken from the frames the camera session sends.
+/// The copy is made on the camera session's capture thread, never on the core's task.
+pub(crate) struct Preview {
+    inner: Box<dyn VideoSource>,
+    slot: Arc<FrameSlot<I420Frame>>,
+    interval_us: u64,
+    last_us: Option<u64>,
+}
+
+impl Preview {
+    pub(crate) fn new(
+        inner: Box<dyn VideoSource>,
+        slot: Arc<FrameSlot<I420Frame>>,
+        interval: Duration,
+    ) -> Preview {
+        Preview {
+            inner,
+            slot,
+            interval_us: interval.as_micros() as u64,
+            last_us: None,
+        }
+    }
+}
+
+impl VideoSource for Preview {
+    fn format(&self) -> VideoFormat {
+        self.inner.format()
+    }
+
+    fn next_frame(&mut self, now_us: u64) -> Result<Option<I420Frame>, VideoError> {
+        let frame = self.inner.next_frame(now_us)?;
+        if let Some(frame) = &frame {
+            // Three quarters of the interval is enough: a camera's frames are not evenly
+            // spaced, and waiting for the whole interval would skip every other due frame.
+            let due = self
+                .last_us
+                .is_none_or(|last| now_us.saturating_sub(last) >= self.interval_us * 3 / 4);
+            if due && !self.slot.is_closed() {
+                self.last_us = Some(now_us);
+                self.slot.put(frame.clone());
+            }
+        }
+        Ok(frame)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use hearth_media::video::{TestPattern, read_stamp};
+
     use super::*;
+
+    #[test]
+    fn the_preview_copies_frames_at_its_own_rate_and_passes_all_on() {
+        let format = VideoFormat {
+            width: 320,
+            height: 240,
+            fps: 30,
+        };
+        let slot = Arc::new(FrameSlot::new());
+        let pattern = Box::new(TestPattern::new(format).unwrap());
+        let mut preview = Preview::new(pattern, Arc::clone(&slot), Duration::from_millis(66));
+        assert_eq!(preview.format(), format);
+        let mut previewed = Vec::new();
+        for n in 0..30u64 {
+            let frame = preview.next_frame(n * 33_333).unwrap().expect("a frame");
+            assert_eq!(read_stamp(&frame).unwrap().frame_number as u64, n);
+            if let Some(copy) = slot.take() {
+                assert_eq!(copy, frame, "the preview is the frame sent");
+                previewed.push(n);
+            }
+        }
+        // One second of a 30 fps camera at a 15 fps preview: every other frame.
+        assert_eq!(previewed, (0..30).step_by(2).collect::<Vec<_>>());
+        // A closed slot (camera off) gets nothing more.
+        slot.close();
+        preview.next_frame(2_000_000).unwrap();
+        assert!(slot.take().is_none());
+    }
 
     #[test]
     fn header_then_member_then_planes() {

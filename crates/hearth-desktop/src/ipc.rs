@@ -337,6 +337,28 @@ impl Default for Settings {
     }
 }
 
+/// A microphone, speaker or camera the settings can choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Device {
+    /// What the settings store (`input_device`, `output_device`, `camera_device`).
+    pub id: String,
+    /// The name to show.
+    pub label: String,
+    /// The one used when the settings say `None`.
+    pub is_default: bool,
+}
+
+/// The devices present, for the settings screen; a kind with none is an empty list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct DeviceList {
+    /// Microphones (and monitors of outputs).
+    pub inputs: Vec<Device>,
+    /// Speakers.
+    pub outputs: Vec<Device>,
+    /// Cameras.
+    pub cameras: Vec<Device>,
+}
+
 /// Our own voice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 pub struct VoiceStatus {
@@ -459,7 +481,8 @@ pub enum AppEvent {
         /// The state.
         status: VoiceStatus,
     },
-    /// The microphone level, about 20 times a second while it is open.
+    /// The microphone level, about 20 times a second while it is open (in a voice channel,
+    /// or during `mic_test` outside one).
     InputLevel {
         /// 0..1.
         level: f32,
@@ -552,6 +575,7 @@ pub fn typescript() -> Result<String, specta_typescript::Error> {
     let types = specta::Types::default()
         .register::<AppEvent>()
         .register::<CommandError>()
+        .register::<DeviceList>()
         .register::<HostConfig>()
         .register::<RecentServer>()
         .register::<Settings>();

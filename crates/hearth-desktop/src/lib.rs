@@ -13,6 +13,7 @@
 
 pub mod address;
 mod convert;
+pub mod devices;
 pub mod frame;
 pub mod host;
 pub mod ipc;
@@ -28,7 +29,7 @@ use hearth_client::{Client, ClientHandle, ClientOptions};
 use hearth_media::video::{
     CameraChoice, CameraSource, FrameSlot, I420Frame, TestPattern, VideoFormat, VideoSource,
 };
-use hearth_media::{CaptureConfig, FrameDuration, Sine, TransmitMode};
+use hearth_media::{CaptureConfig, FrameDuration, Silence, Sine, TransmitMode};
 use hearth_peer::PeerConfig;
 use hearth_video::{VideoConfig, VideoEvent, VideoHandle, VideoSession};
 use hearth_voice::{AudioInput, AudioOutput, VoiceConfig, VoiceEvent, VoiceHandle, VoiceSession};
@@ -62,7 +63,10 @@ pub enum CameraKind {
 }
 
 /// How often the microphone level is sent to the UI while in voice (a meter needs ~20 Hz).
-const LEVEL_INTERVAL: Duration = Duration::from_millis(50);
+const LEVEL_INTERVAL: Duration = devices::LEVEL_INTERVAL;
+/// Our own camera's preview rate: enough for a small tile to look live, half the bytes of
+/// sending every frame of a 30 fps camera to the webview.
+const PREVIEW_FPS: u64 = 15;
 
 /// Where voice gets and puts its sound.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +76,8 @@ pub enum AudioKind {
     Devices,
     /// A 440 Hz tone in, nothing out (tests, machines without sound).
     Synthetic,
+    /// Silence in, nothing out (tests: a microphone in a quiet room).
+    Silent,
 }
 
 /// Where the app keeps its files, and how it reaches others.
@@ -130,6 +136,10 @@ enum Control {
     HostStop(Reply<ipc::HostStatus>),
     HostStatus(Reply<ipc::HostStatus>),
     GetSettings(Reply<ipc::Settings>),
+    ListDevices(Reply<ipc::DeviceList>),
+    VoiceStats(Reply<hearth_voice::VoiceStats>),
+    MicTest(bool, Reply<()>),
+    PlayTestSound(Reply<()>),
     SetSettings(Box<ipc::Settings>, Reply<ipc::Settings>),
     Shutdown,
 }
@@ -391,6 +401,32 @@ impl DesktopHandle {
             .await
     }
 
+    /// The microphones, speakers and cameras present, for the settings screen. Listing may
+    /// take a while (it asks the sound server and the camera driver); the core goes on
+    /// meanwhile.
+    pub async fn list_devices(&self) -> Result<ipc::DeviceList, CommandError> {
+        self.ask(Control::ListDevices).await
+    }
+
+    /// Turns the microphone test on or off: while on and outside a voice channel, the
+    /// settings' microphone is open and its level comes out as `input_level` events. In a
+    /// voice channel the call's own level is sent instead.
+    pub async fn mic_test(&self, on: bool) -> Result<(), CommandError> {
+        self.ask(|reply| Control::MicTest(on, reply)).await
+    }
+
+    /// Plays a short tone on the settings' speaker. Resolves once the speaker is open (or
+    /// failed to open); the tone plays on for about a second.
+    pub async fn play_test_sound(&self) -> Result<(), CommandError> {
+        self.ask(Control::PlayTestSound).await
+    }
+
+    /// The running call's counters (packets sent and received, peers): diagnostics and
+    /// tests, not part of the UI contract.
+    pub async fn voice_stats(&self) -> Result<hearth_voice::VoiceStats, CommandError> {
+        self.ask(Control::VoiceStats).await
+    }
+
     /// Leaves the room, stops hosting and ends the task.
     pub async fn shutdown(&self) -> Result<(), CommandError> {
         self.control
@@ -415,6 +451,8 @@ struct Connection {
     /// Cameras we opened.
     cameras: BTreeMap<MemberId, OpenCamera>,
     camera_on: bool,
+    /// Our own camera's preview, while it is on.
+    preview: Option<OpenCamera>,
     watchers: Vec<MemberId>,
     /// The ICE servers the room gave us, for a voice session started later.
     ice_servers: Vec<hearth_wire::IceServer>,
@@ -457,6 +495,10 @@ struct Core {
     /// Our mute and deafen, kept across voice channels and connections.
     muted: bool,
     deafened: bool,
+    /// The settings screen asked for the microphone test.
+    mic_test_wanted: bool,
+    /// The microphone test, while it runs (asked for and outside a voice channel).
+    mic_test: Option<devices::MicTest>,
 }
 
 impl Desktop {
@@ -477,6 +519,8 @@ impl Desktop {
             connection: None,
             muted: false,
             deafened: false,
+            mic_test_wanted: false,
+            mic_test: None,
             config,
         };
         let task = tokio::spawn(core.run(control_rx));
@@ -530,10 +574,11 @@ async fn next_connection_event(connection: &mut Option<Connection>) -> Wake {
     }
 }
 
-/// Hands `member`'s decoded frames to the webview until the slot is closed. Only the newest
-/// frame is ever taken, and one the webview has no room for is dropped.
+/// Hands `member`'s decoded frames (`None`: our own preview) to the webview until the slot is
+/// closed. Only the newest frame is ever taken, and one the webview has no room for is
+/// dropped.
 async fn pump_frames(
-    member: MemberId,
+    member: Option<MemberId>,
     slot: Arc<FrameSlot<I420Frame>>,
     frames: mpsc::Sender<Vec<u8>>,
 ) {
@@ -543,7 +588,7 @@ async fn pump_frames(
         tick.tick().await;
         if let Some(frame) = slot.take()
             && let Err(mpsc::error::TrySendError::Closed(_)) =
-                frames.try_send(frame::encode(Some(member), &frame))
+                frames.try_send(frame::encode(member, &frame))
         {
             return;
         }
@@ -682,6 +727,7 @@ impl Core {
                 let result = match &mut self.connection {
                     Some(c) => {
                         c.camera_on = false;
+                        c.preview = None;
                         c.video.camera_off().await.map_err(video_error)
                     }
                     None => Err(not_connected()),
@@ -730,8 +776,34 @@ impl Core {
                 let _ = reply.send(Ok(self.store.settings().clone()));
             }
             Control::SetSettings(settings, reply) => {
-                let _ = reply.send(self.store.set_settings(*settings));
+                let old = self.store.settings().clone();
+                let result = self.store.set_settings(*settings);
+                if let Ok(new) = &result {
+                    self.apply_settings(&old, new).await;
+                }
+                let _ = reply.send(result);
             }
+            Control::ListDevices(reply) => {
+                let camera = self.config.camera;
+                // Off the core's task: listing waits on the sound server and the camera
+                // driver.
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(Ok(devices::list(camera)));
+                });
+            }
+            Control::VoiceStats(reply) => {
+                let result = match self.voice() {
+                    Ok(voice) => voice.stats().await.map_err(voice_error),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            Control::MicTest(on, reply) => {
+                self.mic_test_wanted = on;
+                self.update_mic_test(false);
+                let _ = reply.send(Ok(()));
+            }
+            Control::PlayTestSound(reply) => self.play_test_sound(reply),
             Control::Shutdown => {}
         }
     }
@@ -766,6 +838,128 @@ impl Core {
             }
             let _ = connection.video.shutdown().await;
             let _ = connection.client.leave().await;
+        }
+        // Out of voice now: a microphone test the settings asked for takes over the meter.
+        self.update_mic_test(false);
+    }
+
+    fn in_voice(&self) -> bool {
+        self.connection.as_ref().is_some_and(|c| c.voice.is_some())
+    }
+
+    /// Where voice and the microphone test get their sound, as the settings say.
+    fn audio_io(&self, settings: &ipc::Settings) -> (AudioInput, AudioOutput) {
+        match self.config.audio {
+            AudioKind::Devices => (
+                AudioInput::Device(settings.input_device.clone()),
+                AudioOutput::Device(settings.output_device.clone()),
+            ),
+            AudioKind::Synthetic => (
+                AudioInput::Source(Box::new(Sine::new(48_000, 440.0, 0.3))),
+                AudioOutput::Discard,
+            ),
+            AudioKind::Silent => (
+                AudioInput::Source(Box::new(Silence::new(48_000))),
+                AudioOutput::Discard,
+            ),
+        }
+    }
+
+    /// Starts or stops the microphone test so that it runs exactly when the settings screen
+    /// asks for it and no call measures the microphone already; `restart` reopens a running
+    /// one (the microphone changed).
+    fn update_mic_test(&mut self, restart: bool) {
+        let run = self.mic_test_wanted && !self.in_voice();
+        if !run || restart {
+            self.mic_test = None;
+        }
+        if run && self.mic_test.is_none() {
+            let input = match self.audio_io(self.store.settings()).0 {
+                AudioInput::Device(name) => devices::MicInput::Device(name),
+                AudioInput::Source(source) => devices::MicInput::Source(source),
+            };
+            self.mic_test = Some(devices::MicTest::start(input, self.events.clone()));
+        }
+    }
+
+    /// Plays the test sound on the settings' speaker, on a blocking thread; `reply` gets
+    /// whether the speaker opened.
+    fn play_test_sound(&self, reply: Reply<()>) {
+        let AudioOutput::Device(output) = self.audio_io(self.store.settings()).1 else {
+            // Synthetic sound has no speaker: nothing to play, nothing wrong.
+            let _ = reply.send(Ok(()));
+            return;
+        };
+        let (opened_tx, opened) = oneshot::channel();
+        tokio::task::spawn_blocking(move || devices::play_test_sound(output, opened_tx));
+        tokio::spawn(async move {
+            let result = match opened.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(CommandError::new(
+                    "device_unavailable",
+                    format!("The speaker could not be opened: {e}."),
+                )),
+                Err(_) => Err(CommandError::new(
+                    "device_unavailable",
+                    "The speaker could not be opened.",
+                )),
+            };
+            let _ = reply.send(result);
+        });
+    }
+
+    /// Applies changed settings to what runs now, so nothing waits for the next call or the
+    /// next time the camera is turned on.
+    async fn apply_settings(&mut self, old: &ipc::Settings, new: &ipc::Settings) {
+        let change = SettingsChange::between(old, new);
+        if change.input && self.mic_test.is_some() {
+            self.update_mic_test(true);
+        }
+        let audio = self.config.audio;
+        let (input, output) = self.audio_io(new);
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        if let Some(voice) = &connection.voice {
+            if change.capture {
+                // Frame length, noise suppression and the transmit mode change inside the
+                // running pipeline (CapturePipeline::reconfigure): no restart, no gap.
+                let _ = voice.handle.set_capture(capture_config(new)).await;
+            }
+            if audio == AudioKind::Devices && (change.input || change.output) {
+                // Another device is a restart of that end of the audio pipeline: a cpal
+                // stream is bound to its device for life. The session keeps its calls and
+                // swaps the stream in place once the new one opened (off this task, since
+                // opening waits on the sound server).
+                let handle = voice.handle.clone();
+                let events = self.events.clone();
+                let input = change.input.then_some(input);
+                let output = change.output.then_some(output);
+                tokio::spawn(async move {
+                    if let Err(e) = handle.set_devices(input, output).await {
+                        let _ = events.send(AppEvent::Error {
+                            code: "device_unavailable".to_string(),
+                            message: format!(
+                                "Could not switch to the chosen microphone or speaker: {e}."
+                            ),
+                            src: Some("set_settings".to_string()),
+                            client_id: None,
+                        });
+                    }
+                });
+            }
+        }
+        if change.camera && connection.camera_on {
+            // A camera delivers the mode it was opened with: a new resolution or another
+            // camera means opening it again. The session replaces the old source.
+            if let Err(e) = self.camera_on().await {
+                self.emit(AppEvent::Error {
+                    code: e.code,
+                    message: e.message,
+                    src: Some("set_settings".to_string()),
+                    client_id: None,
+                });
+            }
         }
     }
 
@@ -804,34 +998,17 @@ impl Core {
     }
 
     async fn voice_join(&mut self, channel: String) -> Result<(), CommandError> {
-        let Some(connection) = &mut self.connection else {
+        if self.connection.is_none() {
             return Err(not_connected());
-        };
-        if connection.voice.is_none() {
+        }
+        if !self.in_voice() {
+            // The call measures the microphone from now on; the test would hold it twice.
+            self.mic_test = None;
             let settings = self.store.settings();
-            let capture = CaptureConfig {
-                frame: if settings.frame_ms == 10 {
-                    FrameDuration::Ms10
-                } else {
-                    FrameDuration::Ms20
-                },
-                noise_suppression: settings.noise_suppression,
-                mode: if settings.push_to_talk {
-                    TransmitMode::PushToTalk
-                } else {
-                    TransmitMode::VoiceActivation
-                },
-                ..CaptureConfig::default()
-            };
-            let (input, output) = match self.config.audio {
-                AudioKind::Devices => (
-                    AudioInput::Device(settings.input_device.clone()),
-                    AudioOutput::Device(settings.output_device.clone()),
-                ),
-                AudioKind::Synthetic => (
-                    AudioInput::Source(Box::new(Sine::new(48_000, 440.0, 0.3))),
-                    AudioOutput::Discard,
-                ),
+            let capture = capture_config(settings);
+            let (input, output) = self.audio_io(settings);
+            let Some(connection) = &mut self.connection else {
+                return Err(not_connected());
             };
             let session = VoiceSession::spawn(
                 connection.handle.clone(),
@@ -875,6 +1052,9 @@ impl Core {
                 input_level: 0.0,
             });
         }
+        let Some(connection) = &mut self.connection else {
+            return Err(not_connected());
+        };
         if let Some(voice) = &mut connection.voice {
             voice.channel = channel.clone();
         }
@@ -896,6 +1076,7 @@ impl Core {
             let _ = voice.handle.shutdown().await;
         }
         self.voice_status();
+        self.update_mic_test(false);
         Ok(())
     }
 
@@ -945,8 +1126,7 @@ impl Core {
             return;
         };
         if let Ok(stats) = voice.handle.stats().await {
-            let level = ((stats.level_dbfs + 60.0) / 60.0).clamp(0.0, 1.0);
-            voice.input_level = if level.is_finite() { level } else { 0.0 };
+            voice.input_level = devices::meter(stats.level_dbfs);
             let level = voice.input_level;
             self.emit(AppEvent::InputLevel { level });
         }
@@ -1009,12 +1189,24 @@ impl Core {
                 Box::new(camera)
             }
         };
+        // Our own preview: a copy of the frames at the preview rate, through a newest-wins
+        // slot to the webview, with an empty member id.
+        let slot = Arc::new(FrameSlot::new());
+        tokio::spawn(pump_frames(None, Arc::clone(&slot), self.frames.clone()));
+        let source = Box::new(frame::Preview::new(
+            source,
+            Arc::clone(&slot),
+            Duration::from_micros(1_000_000 / PREVIEW_FPS),
+        ));
+        let preview = OpenCamera { slot };
         connection
             .video
             .camera_on(source)
             .await
             .map_err(video_error)?;
         connection.camera_on = true;
+        // Replacing an earlier preview closes its slot, which ends its pump.
+        connection.preview = Some(preview);
         self.camera_status();
         Ok(())
     }
@@ -1024,7 +1216,11 @@ impl Core {
             return Err(not_connected());
         };
         let slot = Arc::new(FrameSlot::new());
-        tokio::spawn(pump_frames(member, Arc::clone(&slot), self.frames.clone()));
+        tokio::spawn(pump_frames(
+            Some(member),
+            Arc::clone(&slot),
+            self.frames.clone(),
+        ));
         // Replacing an entry drops the old one, whose slot closes and ends its pump.
         connection.cameras.insert(
             member,
@@ -1048,6 +1244,7 @@ impl Core {
         match event {
             VideoEvent::CameraEnded(reason) => {
                 connection.camera_on = false;
+                connection.preview = None;
                 self.emit(AppEvent::Error {
                     code: "camera_ended".to_string(),
                     message: format!("Your camera stopped: {reason}."),
@@ -1205,6 +1402,7 @@ impl Core {
             video_events: Some(video.events),
             cameras: BTreeMap::new(),
             camera_on: false,
+            preview: None,
             watchers: Vec::new(),
             ice_servers: Vec::new(),
             voice: None,
@@ -1456,6 +1654,50 @@ impl Core {
     }
 }
 
+/// The capture pipeline's settings from the user's.
+fn capture_config(settings: &ipc::Settings) -> CaptureConfig {
+    CaptureConfig {
+        frame: if settings.frame_ms == 10 {
+            FrameDuration::Ms10
+        } else {
+            FrameDuration::Ms20
+        },
+        noise_suppression: settings.noise_suppression,
+        mode: if settings.push_to_talk {
+            TransmitMode::PushToTalk
+        } else {
+            TransmitMode::VoiceActivation
+        },
+        ..CaptureConfig::default()
+    }
+}
+
+/// What a change of settings means for what runs now. The push-to-talk key is not here: the
+/// shell's shortcut reads it, and the core only hears `push_to_talk(pressed)`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SettingsChange {
+    /// The capture pipeline's settings (frame length, noise suppression, transmit mode).
+    capture: bool,
+    /// The microphone.
+    input: bool,
+    /// The speaker.
+    output: bool,
+    /// The camera or its mode.
+    camera: bool,
+}
+
+impl SettingsChange {
+    fn between(old: &ipc::Settings, new: &ipc::Settings) -> SettingsChange {
+        SettingsChange {
+            capture: capture_config(old) != capture_config(new),
+            input: old.input_device != new.input_device,
+            output: old.output_device != new.output_device,
+            camera: old.camera_device != new.camera_device
+                || old.camera_resolution != new.camera_resolution,
+        }
+    }
+}
+
 /// A server's refusal, in words for the user.
 fn refusal(code: ErrorCode, message: &str) -> String {
     match code {
@@ -1517,4 +1759,87 @@ fn notification_for(message: &hearth_wire::ChatMessage, me: &str) -> Option<AppE
         body,
         channel: Some(message.channel.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_change_names_what_must_be_applied() {
+        let old = ipc::Settings::default();
+        let same = SettingsChange::between(&old, &old.clone());
+        assert_eq!(same, SettingsChange::default());
+        let cosmetic = ipc::Settings {
+            theme: ipc::Theme::Dark,
+            display_name: "ann".into(),
+            push_to_talk_key: Some("KeyV".into()),
+            ..old.clone()
+        };
+        assert_eq!(
+            SettingsChange::between(&old, &cosmetic),
+            SettingsChange::default(),
+            "nothing running depends on these"
+        );
+        for new in [
+            ipc::Settings {
+                noise_suppression: !old.noise_suppression,
+                ..old.clone()
+            },
+            ipc::Settings {
+                push_to_talk: !old.push_to_talk,
+                ..old.clone()
+            },
+            ipc::Settings {
+                frame_ms: 10,
+                ..old.clone()
+            },
+        ] {
+            let change = SettingsChange::between(&old, &new);
+            assert_eq!(
+                change,
+                SettingsChange {
+                    capture: true,
+                    ..SettingsChange::default()
+                },
+                "{new:?}"
+            );
+        }
+        let devices = ipc::Settings {
+            input_device: Some("mic".into()),
+            output_device: Some("speaker".into()),
+            camera_resolution: ipc::CameraResolution {
+                width: 320,
+                height: 240,
+                fps: 30,
+            },
+            ..old.clone()
+        };
+        assert_eq!(
+            SettingsChange::between(&old, &devices),
+            SettingsChange {
+                capture: false,
+                input: true,
+                output: true,
+                camera: true,
+            }
+        );
+    }
+
+    #[test]
+    fn the_capture_config_follows_the_settings() {
+        let config = capture_config(&ipc::Settings {
+            frame_ms: 10,
+            noise_suppression: false,
+            push_to_talk: true,
+            ..ipc::Settings::default()
+        });
+        assert_eq!(config.frame, FrameDuration::Ms10);
+        assert!(!config.noise_suppression);
+        assert_eq!(config.mode, TransmitMode::PushToTalk);
+        let config = capture_config(&ipc::Settings::default());
+        assert_eq!(config.frame, FrameDuration::Ms20);
+        assert!(config.noise_suppression);
+        assert_eq!(config.mode, TransmitMode::VoiceActivation);
+    }
 }

@@ -214,6 +214,24 @@ impl CapturePipeline {
         self.config.mode = mode;
     }
 
+    /// Applies new settings to the running pipeline, keeping what a call depends on: the
+    /// RTP timestamp keeps counting (a receiver would take a jump back for old packets), and
+    /// self mute, the push-to-talk key and the speaking state stay as they are. A new frame
+    /// length needs no new encoder (Opus takes 10 and 20 ms frames alike), only a new work
+    /// buffer; the next [`CapturePipeline::process`] expects the new length.
+    pub fn reconfigure(&mut self, config: CaptureConfig) -> Result<(), MediaError> {
+        self.set_bitrate(config.bitrate)?;
+        self.set_packet_loss_perc(config.packet_loss_perc)?;
+        self.set_gain_db(config.gain_db);
+        if config.frame != self.config.frame {
+            self.work = vec![0.0; config.frame.samples()];
+            // The hangover is counted in frames of the old length; start it afresh.
+            self.hangover_left = 0;
+        }
+        self.config = config;
+        Ok(())
+    }
+
     /// Whether the push-to-talk key is held; only matters in [`TransmitMode::PushToTalk`].
     pub fn set_push_to_talk(&mut self, pressed: bool) {
         self.push_to_talk = pressed;
@@ -307,5 +325,86 @@ impl CapturePipeline {
             vad_probability,
             speaking_changed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AudioSource, Sine};
+
+    fn tone(samples: usize) -> Vec<f32> {
+        let mut out = vec![0.0; samples];
+        Sine::new(SAMPLE_RATE, 440.0, 0.3).read(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn reconfigure_changes_the_frame_and_keeps_the_timestamp_and_mute() {
+        let mut pipeline = CapturePipeline::new(CaptureConfig {
+            noise_suppression: false,
+            ..CaptureConfig::default()
+        })
+        .unwrap();
+        let first = pipeline.process(&tone(960)).unwrap();
+        assert_eq!(first.packet.map(|p| p.timestamp), Some(0));
+        pipeline.set_muted(true);
+        pipeline
+            .reconfigure(CaptureConfig {
+                frame: FrameDuration::Ms10,
+                noise_suppression: false,
+                ..CaptureConfig::default()
+            })
+            .unwrap();
+        assert_eq!(pipeline.frame_samples(), 480);
+        assert!(
+            pipeline.process(&tone(960)).is_err(),
+            "the old length is refused"
+        );
+        let muted = pipeline.process(&tone(480)).unwrap();
+        assert!(muted.packet.is_none(), "still muted after reconfiguring");
+        pipeline.set_muted(false);
+        let next = pipeline.process(&tone(480)).unwrap();
+        assert_eq!(
+            next.packet.map(|p| (p.timestamp, p.samples)),
+            Some((960 + 480, 480)),
+            "timestamps go on counting from before the change"
+        );
+    }
+
+    #[test]
+    fn reconfigure_to_push_to_talk_stops_transmitting_until_the_key() {
+        let mut pipeline = CapturePipeline::new(CaptureConfig::default()).unwrap();
+        // Voice activation with noise suppression: a steady tone is not voice to RNNoise, so
+        // use the level detector.
+        pipeline
+            .reconfigure(CaptureConfig {
+                noise_suppression: false,
+                ..CaptureConfig::default()
+            })
+            .unwrap();
+        assert_eq!(
+            pipeline.process(&tone(960)).unwrap().speaking_changed,
+            Some(true)
+        );
+        pipeline
+            .reconfigure(CaptureConfig {
+                noise_suppression: false,
+                mode: TransmitMode::PushToTalk,
+                ..CaptureConfig::default()
+            })
+            .unwrap();
+        let released = pipeline.process(&tone(960)).unwrap();
+        assert_eq!(released.speaking_changed, Some(false));
+        assert!(released.packet.is_none());
+        pipeline.set_push_to_talk(true);
+        let held = pipeline.process(&tone(960)).unwrap();
+        assert_eq!(held.speaking_changed, Some(true));
+        assert!(held.packet.is_some());
+        pipeline.reconfigure(CaptureConfig::default()).unwrap();
+        assert!(
+            pipeline.config().noise_suppression,
+            "noise suppression back on"
+        );
     }
 }

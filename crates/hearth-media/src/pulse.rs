@@ -66,6 +66,33 @@ impl PrivatePulse {
         Ok(pulse)
     }
 
+    /// Runs the ignored test `name` (its full path, matched exactly) of the running test
+    /// binary in a copy of it whose environment points at this daemon and has `marker` set
+    /// to `1`, so the test knows it is that copy. Returns the copy's stderr when the test
+    /// passed, and both its outputs in the error when not.
+    pub fn run_test(&self, name: &str, marker: &str) -> Result<String, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("no test binary: {e}"))?;
+        let output = self
+            .command(exe)
+            .args([
+                name,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(marker, "1")
+            .output()
+            .map_err(|e| format!("the test binary did not start: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if output.status.success() && stdout.contains("1 passed") {
+            Ok(stderr)
+        } else {
+            Err(format!("{stdout}\n{stderr}"))
+        }
+    }
+
     /// A command whose environment points at this daemon.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);

@@ -141,6 +141,8 @@ enum Control {
     UserVolume(MemberId, f32),
     UserMuted(MemberId, bool),
     Stats(oneshot::Sender<VoiceStats>),
+    Capture(CaptureConfig),
+    Audio(Option<Input>, Option<Output>),
     Shutdown,
 }
 
@@ -184,6 +186,28 @@ impl VoiceHandle {
     /// Mutes one member for us only.
     pub async fn set_user_muted(&self, member: MemberId, muted: bool) -> Result<(), VoiceError> {
         self.send(Control::UserMuted(member, muted)).await
+    }
+
+    /// Applies new capture settings (frame length, noise suppression, voice activation or
+    /// push-to-talk) to the running session: the calls stay up, and the next frame is
+    /// processed with them.
+    pub async fn set_capture(&self, config: CaptureConfig) -> Result<(), VoiceError> {
+        self.send(Control::Capture(config)).await
+    }
+
+    /// Moves the session to another microphone and/or speaker (`None` keeps the current
+    /// one) while the calls stay up. The new devices are opened here, on a blocking thread,
+    /// while the session goes on with the old ones; only a device that opened replaces
+    /// anything, so on an error nothing changed.
+    pub async fn set_devices(&self, input: Option<AudioInput>, output: Option<AudioOutput>) -> Result<(), VoiceError> {
+        let (input, output) = tokio::task::spawn_blocking(move || {
+            let input = input.map(open_input).transpose()?;
+            let output = output.map(open_output).transpose()?;
+            Ok::<_, MediaError>((input, output))
+        })
+        .await
+        .map_err(|_| VoiceError::Stopped)??;
+        self.send(Control::Audio(input, output)).await
     }
 
     /// The session's counters and state.
@@ -239,15 +263,8 @@ impl VoiceSession {
         output: AudioOutput,
     ) -> Result<VoiceSession, VoiceError> {
         let pipeline = CapturePipeline::new(config.capture.clone())?;
-        let input = match input {
-            AudioInput::Source(source) => Input::Paced { source, due: 0 },
-            AudioInput::Device(name) => Input::Device(CaptureStream::open(name.as_deref())?),
-        };
-        let output = match output {
-            AudioOutput::Sink(sink) => Output::Paced { sink, due: 0 },
-            AudioOutput::Device(name) => Output::Device(PlaybackStream::open(name.as_deref())?),
-            AudioOutput::Discard => Output::Discard,
-        };
+        let input = open_input(input)?;
+        let output = open_output(output)?;
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (events_tx, events) = mpsc::unbounded_channel();
         let session = Session {
@@ -273,10 +290,28 @@ impl VoiceSession {
             packets_sent: 0,
             packets_received: 0,
             level_dbfs: f32::NEG_INFINITY,
+            due_total: 0,
         };
         let task = tokio::spawn(session.run(control_rx));
         Ok(VoiceSession { handle: VoiceHandle { control }, events, task })
     }
+}
+
+/// Opens a device (this may block on the sound server); a paced source starts due now.
+fn open_input(input: AudioInput) -> Result<Input, MediaError> {
+    Ok(match input {
+        AudioInput::Source(source) => Input::Paced { source, due: 0 },
+        AudioInput::Device(name) => Input::Device(CaptureStream::open(name.as_deref())?),
+    })
+}
+
+/// Opens a device (this may block on the sound server); a paced sink starts due now.
+fn open_output(output: AudioOutput) -> Result<Output, MediaError> {
+    Ok(match output {
+        AudioOutput::Sink(sink) => Output::Paced { sink, due: 0 },
+        AudioOutput::Device(name) => Output::Device(PlaybackStream::open(name.as_deref())?),
+        AudioOutput::Discard => Output::Discard,
+    })
 }
 
 enum Input {
@@ -316,6 +351,8 @@ struct Session {
     packets_sent: u64,
     packets_received: u64,
     level_dbfs: f32,
+    /// Samples due since the session started, as of the last tick (paces what is swapped in).
+    due_total: u64,
 }
 
 impl Session {
@@ -480,6 +517,34 @@ impl Session {
                     channel: self.channel.clone(),
                 });
             }
+            Control::Capture(config) => {
+                if let Err(e) = self.pipeline.reconfigure(config.clone()) {
+                    tracing::warn!(error = %e, "capture settings refused");
+                    return;
+                }
+                // Samples gathered for a frame of the old length go into frames of the new;
+                // a change of speaking (push-to-talk with the key up) comes out of the next
+                // frame like any other.
+                self.config.capture = config;
+            }
+            Control::Audio(input, output) => {
+                // Replacing the devices is a restart of the audio ends only: the pipeline, the
+                // mixer's jitter buffers and the peer connections stay, so the calls do not
+                // notice beyond the moment of the switch.
+                if let Some(mut input) = input {
+                    if let Input::Paced { due, .. } = &mut input {
+                        *due = self.due_total;
+                    }
+                    self.input = input;
+                    self.pending.clear();
+                }
+                if let Some(mut output) = output {
+                    if let Output::Paced { due, .. } = &mut output {
+                        *due = self.due_total;
+                    }
+                    self.output = output;
+                }
+            }
             Control::ClientEvent(_) | Control::Shutdown => {}
         }
     }
@@ -517,6 +582,7 @@ impl Session {
 
     async fn on_tick(&mut self, elapsed: Duration) {
         let due_total = elapsed.as_micros() as u64 * u64::from(SAMPLE_RATE) / 1_000_000;
+        self.due_total = due_total;
         self.capture(due_total).await;
         self.play(due_total, elapsed);
     }

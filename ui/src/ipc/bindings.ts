@@ -61,7 +61,10 @@ speaking: boolean } |
 { type: "voice_status"; 
 /**  The state. */
 status: VoiceStatus } | 
-/**  The microphone level, about 20 times a second while it is open. */
+/**
+ *  The microphone level, about 20 times a second while it is open (in a voice channel,
+ *  or during `mic_test` outside one).
+ */
 { type: "input_level"; 
 /**  0..1. */
 level: number | null } | 
@@ -226,6 +229,26 @@ address: string;
 code: string; 
 /**  In words. */
 message: string };
+
+/**  A microphone, speaker or camera the settings can choose. */
+export type Device = {
+	/**  What the settings store (`input_device`, `output_device`, `camera_device`). */
+	id: string,
+	/**  The name to show. */
+	label: string,
+	/**  The one used when the settings say `None`. */
+	is_default: boolean,
+};
+
+/**  The devices present, for the settings screen; a kind with none is an empty list. */
+export type DeviceList = {
+	/**  Microphones (and monitors of outputs). */
+	inputs: Device[],
+	/**  Speakers. */
+	outputs: Device[],
+	/**  Cameras. */
+	cameras: Device[],
+};
 
 /**  What the host toggle starts the embedded server with. */
 export type HostConfig = {

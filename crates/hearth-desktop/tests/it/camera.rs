@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hearth_desktop::frame::HEADER_BYTES;
 use hearth_desktop::ipc::AppEvent;
-use hearth_desktop::{CameraKind, DesktopConfig};
+use hearth_desktop::{CameraKind, Desktop, DesktopConfig};
 use hearth_media::video::{I420Frame, read_stamp};
 use hearth_peer::PeerConfig;
 
@@ -36,6 +36,14 @@ fn read(bytes: &[u8]) -> (String, u32, u32, Option<u32>) {
         height,
         read_stamp(&frame).map(|s| s.frame_number),
     )
+}
+
+/// Frames stop: after what was already on its way (300 ms), none for 700 ms.
+async fn assert_no_more_frames(desktop: &mut Desktop, failure: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while desktop.frames.try_recv().is_ok() {}
+    let late = tokio::time::timeout(Duration::from_millis(700), desktop.frames.recv()).await;
+    assert!(late.is_err(), "{failure}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,10 +101,55 @@ async fn an_opened_camera_reaches_the_webview_in_order_and_closing_stops_it() {
 
     // Closing the camera stops the frames (after what was already on its way).
     host.handle.camera_close(guest_id).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    while host.frames.try_recv().is_ok() {}
-    let late = tokio::time::timeout(Duration::from_millis(700), host.frames.recv()).await;
-    assert!(late.is_err(), "a frame arrived after the camera was closed");
+    assert_no_more_frames(&mut host, "a frame arrived after the camera was closed").await;
+
+    guest.handle.shutdown().await.unwrap();
+    host.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_own_camera_is_previewed_with_an_empty_member_id_until_it_is_off() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (host, mut guest, _) = host_and_guest(config()).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), guest.frames.recv())
+            .await
+            .is_err(),
+        "no frame before the camera is on"
+    );
+
+    guest.handle.camera_on().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), guest.frames.recv())
+        .await
+        .expect("a first preview frame in time")
+        .expect("frames flow");
+    let (member, width, height, number) = read(&first);
+    assert_eq!(member, "", "our own preview has no member id");
+    assert_eq!((width, height), (640, 480));
+    let mut numbers = vec![number.expect("the test pattern's stamp")];
+    let end = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < end {
+        if let Ok(Some(bytes)) =
+            tokio::time::timeout(Duration::from_millis(200), guest.frames.recv()).await
+        {
+            let (member, _, _, number) = read(&bytes);
+            assert_eq!(member, "");
+            numbers.push(number.expect("a readable picture"));
+        }
+    }
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "preview frames out of order: {numbers:?}"
+    );
+    // A live preview at 15 fps: well above a slideshow, well below the camera's 30 fps.
+    assert!(
+        (12..=40).contains(&(numbers.len() - 1)),
+        "{} preview frames in 2 s: {numbers:?}",
+        numbers.len() - 1
+    );
+
+    guest.handle.camera_off().await.unwrap();
+    assert_no_more_frames(&mut guest, "a preview frame after the camera was off").await;
 
     guest.handle.shutdown().await.unwrap();
     host.handle.shutdown().await.unwrap();

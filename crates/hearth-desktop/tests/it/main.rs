@@ -2,6 +2,7 @@
 
 mod bindings;
 mod camera;
+mod devices;
 mod room;
 mod support;
 mod voice;

@@ -24,25 +24,9 @@ fn tone_played_to_a_null_sink_is_captured_from_its_monitor() {
     }
     let pulse = PrivatePulse::start("hearth-media", &[("vsink", 48_000), ("vsink44", 44_100)])
         .expect("pulseaudio starts (cargo xtask test installs it)");
-    let exe = std::env::current_exe().unwrap();
-    let output = pulse
-        .command(exe.to_str().unwrap())
-        .args([
-            "device::in_pulseaudio",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "device checks failed:\n{stdout}\n{stderr}"
-    );
+    if let Err(output) = pulse.run_test("device::in_pulseaudio", CHILD_ENV) {
+        panic!("device checks failed:\n{output}");
+    }
     drop(pulse);
 }
 
