@@ -20,6 +20,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// The environment of a half: the veth it may use.
+const INTERFACE_ENV: &str = "HEARTH_NETNS_INTERFACE";
+/// The environment of a half: the other side's address.
+const PEER_ENV: &str = "HEARTH_NETNS_PEER";
+/// The environment of a half: the [`Steps`] folder both halves share.
+const STEPS_ENV: &str = "HEARTH_NETNS_STEPS";
+
 /// Pairs and step folders made by this process so far, so tests running at once never share
 /// a name.
 static MADE: AtomicU32 = AtomicU32::new(0);
@@ -106,6 +113,68 @@ impl NetnsPair {
                 None
             }
         }
+    }
+
+    /// Runs the two halves of a test at once, `a_test` inside side a and `b_test` inside
+    /// side b (tests of this binary, by full name), and waits up to `timeout` for both.
+    /// Each half finds its interface, the other side's address and a shared [`Steps`]
+    /// folder with [`Half::from_env`]. Panics with the failing half's output unless both
+    /// pass; returns both outputs otherwise.
+    pub fn run_halves(&self, a_test: &str, b_test: &str, timeout: Duration) -> (String, String) {
+        let steps = Steps::create(a_test).expect("a steps folder");
+        let dir = steps.path().to_string_lossy().into_owned();
+        let spawn = |side: &Side, peer: &Side, test: &str| {
+            let peer = peer.address.to_string();
+            let envs = [
+                (INTERFACE_ENV, side.interface.as_str()),
+                (PEER_ENV, peer.as_str()),
+                (STEPS_ENV, dir.as_str()),
+            ];
+            side.spawn_test(test, &envs)
+                .unwrap_or_else(|e| panic!("could not start {test}: {e}"))
+        };
+        let started = Instant::now();
+        let b = spawn(&self.b, &self.a, b_test);
+        let a = spawn(&self.a, &self.b, a_test);
+        let deadline = started + timeout;
+        let (b, a) = (b.finish(deadline), a.finish(deadline));
+        steps.remove();
+        let a = a.unwrap_or_else(|e| panic!("{e}"));
+        let b = b.unwrap_or_else(|e| panic!("{e}"));
+        println!(
+            "{a_test}:\n{a}\n{b_test}:\n{b}\nboth halves passed in {:?}",
+            started.elapsed()
+        );
+        (a, b)
+    }
+}
+
+/// What a half of a test run by [`NetnsPair::run_halves`] is given.
+#[derive(Debug)]
+pub struct Half {
+    /// The veth end in this half's namespace: the only interface it may use.
+    pub interface: String,
+    /// The other side's address.
+    pub peer: Ipv4Addr,
+    /// The folder the two halves tell each other their steps in.
+    pub steps: Steps,
+}
+
+impl Half {
+    /// What the parent test gave this process; `None` (and a note) when the half was run
+    /// any other way, for which it must pass without doing anything.
+    pub fn from_env() -> Option<Half> {
+        let Ok(interface) = std::env::var(INTERFACE_ENV) else {
+            eprintln!("skipped: runs inside a namespace made by its parent test");
+            return None;
+        };
+        let peer = std::env::var(PEER_ENV).ok().and_then(|p| p.parse().ok());
+        let steps = std::env::var_os(STEPS_ENV).map(Steps::at);
+        Some(Half {
+            interface,
+            peer: peer.expect("the parent test gives the peer's address"),
+            steps: steps.expect("the parent test gives a steps folder"),
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bindings;
 mod camera;
+mod lan;
 mod room;
 mod support;
 mod voice;

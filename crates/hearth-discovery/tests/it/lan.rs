@@ -8,16 +8,10 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use hearth_discovery::netns::{NetnsPair, Steps};
+use hearth_discovery::netns::{Half, NetnsPair};
 use hearth_discovery::{Advertiser, Browser, Interfaces, LanRoom, RoomAd};
 use tokio::sync::watch;
 
-/// Tells a half which interface it may use; unset, the halves do nothing.
-const INTERFACE: &str = "HEARTH_LAN_INTERFACE";
-/// The steps folder shared by both halves.
-const STEPS: &str = "HEARTH_LAN_STEPS";
-/// The advertiser's address, for the browser to check.
-const HOST_ADDRESS: &str = "HEARTH_LAN_HOST_ADDRESS";
 /// How long one step may take: mDNS probing alone takes most of a second.
 const STEP: Duration = Duration::from_secs(10);
 /// The port advertised; nothing listens there, the record is all that is tested.
@@ -29,62 +23,28 @@ fn a_room_is_found_updated_and_withdrawn_across_namespaces() {
     else {
         return;
     };
-    let steps = Steps::create("lan").unwrap();
-    let dir = steps.path().to_string_lossy().into_owned();
-    let host_address = pair.a.address.to_string();
-    let started = Instant::now();
-    let browser = pair
-        .b
-        .spawn_test(
-            "lan::browser_half",
-            &[
-                (INTERFACE, &pair.b.interface),
-                (STEPS, &dir),
-                (HOST_ADDRESS, &host_address),
-            ],
-        )
-        .unwrap();
-    let advertiser = pair
-        .a
-        .spawn_test(
-            "lan::advertiser_half",
-            &[(INTERFACE, &pair.a.interface), (STEPS, &dir)],
-        )
-        .unwrap();
-    let deadline = Instant::now() + 4 * STEP;
-    let browsed = browser.finish(deadline);
-    let advertised = advertiser.finish(deadline);
-    steps.remove();
-    let browsed = browsed.unwrap_or_else(|e| panic!("{e}"));
-    let advertised = advertised.unwrap_or_else(|e| panic!("{e}"));
-    println!("advertiser:\n{advertised}\nbrowser:\n{browsed}");
-    println!("both halves passed in {:?}", started.elapsed());
-    drop(pair);
+    pair.run_halves("lan::advertiser_half", "lan::browser_half", 4 * STEP);
 }
 
-/// What a half is given by its parent; `None` (and a note) when run any other way.
-fn half() -> Option<(Interfaces, Steps)> {
-    let Ok(interface) = std::env::var(INTERFACE) else {
-        eprintln!("skipped: runs inside a namespace made by its parent test");
-        return None;
-    };
-    let steps = Steps::at(std::env::var(STEPS).expect("the steps folder"));
-    Some((Interfaces::Only(vec![interface]), steps))
+/// The half's interface as the only one mDNS may use.
+fn only(half: &Half) -> Interfaces {
+    Interfaces::Only(vec![half.interface.clone()])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "one half of a_room_is_found_updated_and_withdrawn_across_namespaces"]
 async fn advertiser_half() {
-    let Some((interfaces, steps)) = half() else {
+    let Some(half) = Half::from_env() else {
         return;
     };
+    let steps = &half.steps;
     let ad = RoomAd {
         name: "Den".into(),
         room: Some("den".into()),
         members: 1,
         needs_password: true,
     };
-    let mut advertiser = Advertiser::start(&interfaces, ad, PORT).unwrap();
+    let mut advertiser = Advertiser::start(&only(&half), ad, PORT).unwrap();
     println!("advertising {}", advertiser.service());
     steps.wait("seen-1", STEP).await;
     advertiser.set_members(2).unwrap();
@@ -98,12 +58,13 @@ async fn advertiser_half() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "one half of a_room_is_found_updated_and_withdrawn_across_namespaces"]
 async fn browser_half() {
-    let Some((interfaces, steps)) = half() else {
+    let Some(half) = Half::from_env() else {
         return;
     };
-    let host: IpAddr = std::env::var(HOST_ADDRESS).unwrap().parse().unwrap();
+    let steps = &half.steps;
+    let host = IpAddr::V4(half.peer);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let browser = Browser::start(&interfaces, async move {
+    let browser = Browser::start(&only(&half), async move {
         let _ = stopped.await;
     })
     .unwrap();
