@@ -1,5 +1,6 @@
-//! The wire's types (hearth-wire, via hearth-client) turned into the UI's (ipc), by hand, so
-//! that either side can change without the other noticing.
+//! The wire's types (hearth-wire, via hearth-client) and the rooms found on the LAN
+//! (hearth-discovery) turned into the UI's (ipc), by hand, so that either side can change
+//! without the other noticing.
 
 use hearth_wire as wire;
 
@@ -104,5 +105,18 @@ pub(crate) fn server(s: wire::ServerInfo) -> ipc::ServerInfo {
     ipc::ServerInfo {
         name: s.name,
         version: s.version,
+    }
+}
+
+/// A room found on the LAN; `own` when it is the one this app hosts.
+pub(crate) fn lan_room(room: &hearth_discovery::LanRoom, own: bool) -> ipc::LanRoom {
+    ipc::LanRoom {
+        name: room.ad.name.clone(),
+        room: room.ad.room.clone(),
+        address: room.address.to_string(),
+        port: room.port,
+        member_count: room.ad.members,
+        needs_password: room.ad.needs_password,
+        own,
     }
 }

@@ -4,15 +4,21 @@
 //! sender that asks it to shut down, and the operator token it was started with. Everyone
 //! else talks to it through a [`HostHandle`], which sends a command and waits for the reply,
 //! so start and stop can never race each other and no lock is needed.
+//!
+//! With LAN discovery on ([`Host::with_lan`]), a running server is also advertised by mDNS,
+//! with its live member count, until it stops.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
+use hearth_discovery::{Advertiser, Interfaces, RoomAd};
 use hearth_server::config::Secret;
 use hearth_server::{Config, ServerError};
 use serde::Serialize;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinHandle};
 
@@ -22,6 +28,14 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Commands are rare and each waits for its reply, so a short queue is plenty.
 const QUEUE: usize = 8;
+
+/// How often the advertised member count is brought up to date. The server tells its count
+/// only on `GET /health`; one loopback request a second is cheap, keeps the server crate
+/// unaware of mDNS, and a list on the Start screen may lag a second.
+const MEMBER_POLL: Duration = Duration::from_secs(1);
+
+/// How long withdrawing the advertisement may hold up a stop.
+const WITHDRAW_GRACE: Duration = Duration::from_secs(3);
 
 /// What the UI shows about the hosted server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,6 +60,9 @@ pub enum HostStatus {
         lan_address: Option<String>,
         /// Whether joining needs the password.
         password_protected: bool,
+        /// The mDNS service name the room is advertised under, when it is.
+        #[serde(skip)]
+        advertised: Option<String>,
     },
 }
 
@@ -201,6 +218,8 @@ pub struct Host {
     commands: mpsc::Receiver<Command>,
     status: watch::Sender<HostStatus>,
     data_dir: Option<PathBuf>,
+    /// Where to advertise a running server; `None`: nowhere.
+    lan: Option<Interfaces>,
     running: Option<Running>,
 }
 
@@ -209,6 +228,8 @@ struct Running {
     operator_token: Secret,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<Result<(), ServerError>>,
+    /// The task that advertises the room, and what ends it (dropping it does too).
+    advertising: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Host {
@@ -226,9 +247,16 @@ impl Host {
                 commands,
                 status,
                 data_dir,
+                lan: None,
                 running: None,
             },
         )
+    }
+
+    /// Advertises each server this host runs by mDNS on `lan` (`None`: not at all).
+    pub fn with_lan(mut self, lan: Option<Interfaces>) -> Host {
+        self.lan = lan;
+        self
     }
 
     /// Serves commands until every handle is dropped, then stops the server if it runs.
@@ -318,6 +346,7 @@ impl Host {
             .validate()
             .map_err(|e| HostError::Config(e.to_string()))?;
         let password_protected = config.password.is_some();
+        let room = config.rooms.first().map(|r| r.name.clone());
 
         // All IPv4 interfaces, because the point of hosting is that others on the LAN can join.
         let listener = hearth_server::bind((Ipv4Addr::UNSPECIFIED, port).into())
@@ -331,17 +360,41 @@ impl Host {
         }));
         tracing::info!(%address, password_protected, "hosting started");
 
+        let advertiser = match (&self.lan, room) {
+            (Some(interfaces), Some(room)) => {
+                let ad = RoomAd {
+                    name: room.clone(),
+                    room: Some(room),
+                    members: 0,
+                    needs_password: password_protected,
+                };
+                // Hosting works without being listed, so a failure here is only logged.
+                Advertiser::start(interfaces, ad, address.port())
+                    .inspect_err(|e| tracing::warn!(error = %e, "the room is not advertised"))
+                    .ok()
+            }
+            _ => None,
+        };
+        let advertised = advertiser.as_ref().map(|a| a.service().to_string());
+        let advertising = advertiser.map(|advertiser| {
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(advertise(advertiser, address.port(), stopped));
+            (stop, task)
+        });
+
         self.running = Some(Running {
             port: address.port(),
             operator_token,
             shutdown,
             task,
+            advertising,
         });
         let status = HostStatus::Running {
             address: address.to_string(),
             port: address.port(),
             lan_address: lan_ip().map(|ip| SocketAddr::new(ip, address.port()).to_string()),
             password_protected,
+            advertised,
         };
         self.status.send_replace(status.clone());
         Ok(status)
@@ -352,6 +405,16 @@ impl Running {
     /// Asks the server to stop and waits until its task has ended, so the listener is closed.
     /// Returns why it stopped badly, if it did.
     async fn stop(mut self) -> Option<String> {
+        // Withdrawn first, so nobody is sent to a server that is saying goodbye.
+        if let Some((stop, mut task)) = self.advertising.take() {
+            let _ = stop.send(());
+            if tokio::time::timeout(WITHDRAW_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
         let _ = self.shutdown.send(());
         let outcome = match tokio::time::timeout(STOP_GRACE, &mut self.task).await {
             Ok(outcome) => describe_exit(outcome),
@@ -371,6 +434,45 @@ impl Running {
         );
         outcome
     }
+}
+
+/// Advertises the room until `stop` fires or is dropped, keeping its member count up to
+/// date, then withdraws it.
+async fn advertise(mut advertiser: Advertiser, port: u16, mut stop: oneshot::Receiver<()>) {
+    let mut poll = tokio::time::interval(MEMBER_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = poll.tick() => {
+                if let Some(members) = member_count(port).await
+                    && let Err(e) = advertiser.set_members(members)
+                {
+                    tracing::warn!(error = %e, "could not announce the member count");
+                }
+            }
+        }
+    }
+    advertiser.stop().await;
+}
+
+/// The hosted server's member count, from its `GET /health` on loopback.
+async fn member_count(port: u16) -> Option<u32> {
+    let ask = async {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.ok()?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut response = Vec::new();
+        // The answer is a few dozen bytes; the cap only guards against a surprise.
+        stream.take(4096).read_to_end(&mut response).await.ok()?;
+        let text = String::from_utf8(response).ok()?;
+        let (_, body) = text.split_once("\r\n\r\n")?;
+        let health: serde_json::Value = serde_json::from_str(body).ok()?;
+        u32::try_from(health.get("members")?.as_u64()?).ok()
+    };
+    tokio::time::timeout(MEMBER_POLL, ask).await.ok().flatten()
 }
 
 /// Resolves when the running server's task ends; never, when nothing runs.

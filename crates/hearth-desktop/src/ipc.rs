@@ -264,6 +264,26 @@ pub struct RecentServer {
     pub last_joined: u64,
 }
 
+/// A room hosted on the LAN, found by mDNS (`docs/protocol.md`, "LAN discovery").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct LanRoom {
+    /// The room's name.
+    pub name: String,
+    /// The room to ask for when joining (`address:port/room`); `None` is the server's
+    /// default room. A room hosted by Hearth has its name here.
+    pub room: Option<String>,
+    /// The host's IPv4 address (IPv6 only when it was seen on no IPv4 address).
+    pub address: String,
+    /// The server's port.
+    pub port: u16,
+    /// Members in the room, as last announced.
+    pub member_count: u32,
+    /// Joining needs the password.
+    pub needs_password: bool,
+    /// The room this app hosts.
+    pub own: bool,
+}
+
 /// Light, dark, or as the system says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
@@ -520,6 +540,11 @@ pub enum AppEvent {
         /// Its state.
         status: HostStatus,
     },
+    /// The rooms on the LAN changed; replaces the whole list.
+    LanRooms {
+        /// Every room found, by name.
+        rooms: Vec<LanRoom>,
+    },
     /// A request failed. `code` is stable; `message` is in words.
     Error {
         /// The protocol's error code, or one of the app's.
@@ -577,6 +602,7 @@ pub fn typescript() -> Result<String, specta_typescript::Error> {
         .register::<CommandError>()
         .register::<DeviceList>()
         .register::<HostConfig>()
+        .register::<LanRoom>()
         .register::<RecentServer>()
         .register::<Settings>();
     specta_typescript::Typescript::default()

@@ -6,6 +6,9 @@
 //! server, settings and recent servers — is here, so tests drive exactly what the window
 //! drives.
 //!
+//! With [`DesktopConfig::lan_discovery`] on, the core also lists the rooms hosted on the LAN
+//! (mDNS, through hearth-discovery) and advertises the room it hosts.
+//!
 //! One task, [`Desktop`]'s, owns all of that state. Commands reach it through a
 //! [`DesktopHandle`] and are answered in order; what happens afterwards (a message arriving,
 //! the connection dropping) comes out as [`ipc::AppEvent`]s on one stream.
@@ -36,6 +39,8 @@ use hearth_voice::{AudioInput, AudioOutput, VoiceConfig, VoiceEvent, VoiceHandle
 use hearth_wire::{ClientMsg, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+
+pub use hearth_discovery::Interfaces as LanInterfaces;
 
 use crate::host::{Host, HostHandle, HostSpec};
 use crate::ipc::{AppEvent, CommandError, ConnectionStatus, MemberId, MessageId};
@@ -93,6 +98,10 @@ pub struct DesktopConfig {
     pub camera: CameraKind,
     /// The sound devices.
     pub audio: AudioKind,
+    /// Where to look for rooms on the LAN and advertise the hosted one by mDNS; `None` (the
+    /// default) sends no multicast at all, which is what tests outside a network namespace
+    /// need.
+    pub lan_discovery: Option<LanInterfaces>,
 }
 
 /// A running app core: its handle, its event stream and its task.
@@ -132,6 +141,7 @@ enum Control {
     CameraClose(MemberId, Reply<()>),
     CameraBoot(MemberId, Reply<()>),
     RecentServers(Reply<Vec<ipc::RecentServer>>),
+    LanRooms(Reply<Vec<ipc::LanRoom>>),
     HostStart(ipc::HostConfig, Reply<ipc::HostStatus>),
     HostStop(Reply<ipc::HostStatus>),
     HostStatus(Reply<ipc::HostStatus>),
@@ -193,6 +203,12 @@ impl DesktopHandle {
     /// Servers joined before, most recent first.
     pub async fn recent_servers(&self) -> Result<Vec<ipc::RecentServer>, CommandError> {
         self.ask(Control::RecentServers).await
+    }
+
+    /// The rooms found on the LAN now, by name (empty with discovery off); changes arrive as
+    /// `lan_rooms` events.
+    pub async fn lan_rooms(&self) -> Result<Vec<ipc::LanRoom>, CommandError> {
+        self.ask(Control::LanRooms).await
     }
 
     /// Posts a message to a text channel, or to `@name` for a DM. Kept and resent across
@@ -491,6 +507,8 @@ struct Core {
     host: HostHandle,
     host_status: watch::Receiver<host::HostStatus>,
     host_room: Option<String>,
+    /// The rooms on the LAN, while discovery is on.
+    lan: Option<Lan>,
     connection: Option<Connection>,
     /// Our mute and deafen, kept across voice channels and connections.
     muted: bool,
@@ -501,6 +519,37 @@ struct Core {
     mic_test: Option<devices::MicTest>,
 }
 
+/// Browsing the LAN: the list the browser keeps, and what ends it (dropping it does too).
+struct Lan {
+    rooms: watch::Receiver<Vec<hearth_discovery::LanRoom>>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Lan {
+    /// Starts browsing; `None` (and a warning) when mDNS cannot start, as the app works
+    /// without the list.
+    fn start(interfaces: &LanInterfaces) -> Option<Lan> {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let browser = hearth_discovery::Browser::start(interfaces, async move {
+            let _ = stopped.await;
+        })
+        .inspect_err(|e| tracing::warn!(error = %e, "rooms on the LAN will not be listed"))
+        .ok()?;
+        Some(Lan {
+            rooms: browser.subscribe(),
+            _stop: stop,
+        })
+    }
+}
+
+/// Whether the LAN list changed (`false`: browsing ended); never, with discovery off.
+async fn lan_changed(lan: &mut Option<Lan>) -> bool {
+    match lan {
+        Some(lan) => lan.rooms.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
 impl Desktop {
     /// Starts the core (and its embedded-server task) on the current tokio runtime.
     pub fn spawn(config: DesktopConfig) -> Desktop {
@@ -508,7 +557,7 @@ impl Desktop {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
         let (host, host_task) = Host::new(config.data_dir.clone());
-        tokio::spawn(host_task.run());
+        tokio::spawn(host_task.with_lan(config.lan_discovery.clone()).run());
         let core = Core {
             events: events_tx,
             frames: frames_tx,
@@ -516,6 +565,7 @@ impl Desktop {
             host_status: host.subscribe(),
             host,
             host_room: None,
+            lan: config.lan_discovery.as_ref().and_then(Lan::start),
             connection: None,
             muted: false,
             deafened: false,
@@ -632,6 +682,14 @@ impl Core {
                     if changed.is_ok() {
                         let status = self.host_status.borrow_and_update().clone();
                         self.on_host_status(status);
+                    }
+                }
+                changed = lan_changed(&mut self.lan) => {
+                    if changed {
+                        let rooms = self.lan_rooms();
+                        self.emit(AppEvent::LanRooms { rooms });
+                    } else {
+                        self.lan = None;
                     }
                 }
             }
@@ -760,6 +818,9 @@ impl Core {
             Control::RecentServers(reply) => {
                 let _ = reply.send(Ok(self.store.recent().to_vec()));
             }
+            Control::LanRooms(reply) => {
+                let _ = reply.send(Ok(self.lan_rooms()));
+            }
             Control::HostStart(config, reply) => {
                 let result = self.host_start(config).await;
                 let _ = reply.send(result);
@@ -828,6 +889,22 @@ impl Core {
             return None;
         }
         self.host.operator_token().await.map(|secret| secret.0)
+    }
+
+    /// The rooms on the LAN for the UI, ours marked.
+    fn lan_rooms(&self) -> Vec<ipc::LanRoom> {
+        let Some(lan) = &self.lan else {
+            return Vec::new();
+        };
+        let own = match self.host.status() {
+            host::HostStatus::Running { advertised, .. } => advertised,
+            host::HostStatus::Stopped { .. } => None,
+        };
+        lan.rooms
+            .borrow()
+            .iter()
+            .map(|room| convert::lan_room(room, own.as_deref() == Some(room.service.as_str())))
+            .collect()
     }
 
     /// Leaves the current room, if any, and waits for the goodbye to be sent.

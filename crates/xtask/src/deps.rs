@@ -76,6 +76,11 @@ pub(crate) fn violations(root: &Path) -> Vec<String> {
                 problems.push(format!("{krate} depends on {device}; only hearth-media may"));
             }
         }
+        // One crate owns mDNS, so what goes on the LAN and on which interfaces (tests: only
+        // inside their namespaces) is decided in one place.
+        if krate != "hearth-discovery" && any("mdns-sd") {
+            problems.push(format!("{krate} depends on mdns-sd; only hearth-discovery may"));
+        }
         let allowed: Option<&[&str]> = match krate.as_str() {
             "hearth-wire" => Some(&["serde", "serde_json", "thiserror"]),
             "hearth-room" => Some(&["thiserror", "subtle"]),
@@ -127,14 +132,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hearth-deps-{}", std::process::id()));
         let room = dir.join("crates/hearth-room");
         std::fs::create_dir_all(&room).unwrap();
-        std::fs::write(dir.join("Cargo.toml"), "[dependencies]\ntauri = \"2\"\n").unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[dependencies]\ntauri = \"2\"\nmdns-sd = \"0.21\"\n").unwrap();
         std::fs::write(room.join("Cargo.toml"), "[dependencies]\ntokio.workspace = true\ntauri = \"2\"\n").unwrap();
         let problems = violations(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
-        // tauri in the room core breaks two rules; tauri in the root package breaks none.
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        // tauri in the room core breaks two rules; tauri in the root package breaks none, and
+        // mdns-sd there one.
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p == "hearth depends on mdns-sd; only hearth-discovery may"));
         assert!(problems.iter().any(|p| p.contains("hearth-room depends on tokio")));
         assert!(problems.iter().any(|p| p.contains("hearth-room depends on tauri; only the root")));
-        assert!(!problems.iter().any(|p| p.starts_with("hearth depends")));
+        assert!(!problems.iter().any(|p| p.starts_with("hearth depends on tauri")));
     }
 }

@@ -68,6 +68,8 @@ pub const SYSTEM_PACKAGES: &[SystemPackage] = &[
     },
     // The UI's browser tests: Playwright drives this Chromium headless (never a downloaded one).
     SystemPackage { debian: "chromium", fedora: "chromium", arch: "chromium" },
+    // The LAN discovery tests make their own network namespaces and veth pairs with `ip`.
+    SystemPackage { debian: "iproute2", fedora: "iproute", arch: "iproute2" },
 ];
 
 /// Waiting for the dpkg lock instead of failing at once matters on fresh cloud machines,

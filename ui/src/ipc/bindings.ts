@@ -92,6 +92,10 @@ status: ConnectionStatus } |
 { type: "host_status"; 
 /**  Its state. */
 status: HostStatus } | 
+/**  The rooms on the LAN changed; replaces the whole list. */
+{ type: "lan_rooms"; 
+/**  Every room found, by name. */
+rooms: LanRoom[] } | 
 /**  A request failed. `code` is stable; `message` is in words. */
 { type: "error"; 
 /**  The protocol's error code, or one of the app's. */
@@ -287,6 +291,27 @@ export type Image = {
 	mime: string,
 	/**  Standard base64 with padding. */
 	data: string,
+};
+
+/**  A room hosted on the LAN, found by mDNS (`docs/protocol.md`, "LAN discovery"). */
+export type LanRoom = {
+	/**  The room's name. */
+	name: string,
+	/**
+	 *  The room to ask for when joining (`address:port/room`); `None` is the server's
+	 *  default room. A room hosted by Hearth has its name here.
+	 */
+	room: string | null,
+	/**  The host's IPv4 address (IPv6 only when it was seen on no IPv4 address). */
+	address: string,
+	/**  The server's port. */
+	port: number,
+	/**  Members in the room, as last announced. */
+	member_count: number,
+	/**  Joining needs the password. */
+	needs_password: boolean,
+	/**  The room this app hosts. */
+	own: boolean,
 };
 
 /**  Why a member left. */

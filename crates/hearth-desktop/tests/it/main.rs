@@ -3,6 +3,7 @@
 mod bindings;
 mod camera;
 mod devices;
+mod lan;
 mod room;
 mod support;
 mod voice;

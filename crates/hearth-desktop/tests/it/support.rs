@@ -34,16 +34,13 @@ pub async fn expect<T>(
     .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// A host who hosts a room from the toggle and joins it, and a guest who joins too; returns
-/// both and the guest's member id.
-pub async fn host_and_guest(config: DesktopConfig) -> (Desktop, Desktop, u64) {
-    let host = Desktop::spawn(config.clone());
-    let mut guest = Desktop::spawn(config);
+/// Hosts `room` from the toggle (any port, no password); returns the port.
+pub async fn host_room(host: &Desktop, room: &str) -> u16 {
     let status = host
         .handle
         .host_start(HostConfig {
             port: 0,
-            room_name: "room".into(),
+            room_name: room.into(),
             password: None,
             channels: Vec::new(),
         })
@@ -52,6 +49,15 @@ pub async fn host_and_guest(config: DesktopConfig) -> (Desktop, Desktop, u64) {
     let HostStatus::On { port, .. } = status else {
         panic!("not hosting: {status:?}")
     };
+    port
+}
+
+/// A host who hosts a room from the toggle and joins it, and a guest who joins too; returns
+/// both and the guest's member id.
+pub async fn host_and_guest(config: DesktopConfig) -> (Desktop, Desktop, u64) {
+    let host = Desktop::spawn(config.clone());
+    let mut guest = Desktop::spawn(config);
+    let port = host_room(&host, "room").await;
     let address = format!("127.0.0.1:{port}/room");
     host.handle
         .connect(address.clone(), "host".into(), None)

@@ -1,0 +1,3 @@
+//! hearth-discovery's integration tests: one binary, one module per concern.
+
+mod lan;
