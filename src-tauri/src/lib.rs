@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use hearth_desktop::ipc::{
-    AppEvent, CommandError, DeviceList, HostConfig, HostStatus, Image, MemberId, MessageId,
-    Presence, RecentServer, Settings,
+    AppEvent, CommandError, DeviceList, HostConfig, HostStatus, Image, LanRoom, MemberId,
+    MessageId, Presence, RecentServer, Settings,
 };
-use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig, DesktopHandle};
+use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig, DesktopHandle, LanInterfaces};
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{Manager, RunEvent, Runtime, State};
 use tokio::sync::mpsc;
@@ -44,6 +44,12 @@ async fn recent_servers(
     desktop: State<'_, DesktopHandle>,
 ) -> Result<Vec<RecentServer>, CommandError> {
     desktop.recent_servers().await
+}
+
+/// Rooms hosted on the LAN, found by mDNS.
+#[tauri::command(rename_all = "snake_case")]
+async fn lan_rooms(desktop: State<'_, DesktopHandle>) -> Result<Vec<LanRoom>, CommandError> {
+    desktop.lan_rooms().await
 }
 
 /// Posts a chat message (a text channel id, or `@name` for a DM).
@@ -428,13 +434,22 @@ fn context<R: Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
-/// Everything the app adds to a Tauri builder: commands and the app core.
-fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+/// LAN discovery for the app: on, on every interface, unless `HEARTH_LAN_DISCOVERY=0` (the
+/// real-app tests run outside a network namespace and must not multicast).
+fn lan_discovery() -> Option<LanInterfaces> {
+    let off = std::env::var("HEARTH_LAN_DISCOVERY").is_ok_and(|v| v == "0");
+    (!off).then_some(LanInterfaces::All)
+}
+
+/// Everything the app adds to a Tauri builder: commands and the app core, with LAN discovery
+/// where `lan` says.
+fn setup<R: Runtime>(builder: tauri::Builder<R>, lan: Option<LanInterfaces>) -> tauri::Builder<R> {
     builder
         .invoke_handler(tauri::generate_handler![
             connect,
             disconnect,
             recent_servers,
+            lan_rooms,
             send_chat,
             edit_chat,
             delete_chat,
@@ -472,7 +487,7 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             subscribe_frames,
             unsubscribe_frames,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             let config = DesktopConfig {
                 config_dir: dir(app.path().app_config_dir(), "settings"),
                 data_dir: dir(app.path().app_data_dir(), "hosted chat history")
@@ -489,6 +504,7 @@ fn setup<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
                 } else {
                     AudioKind::Devices
                 },
+                lan_discovery: lan.clone(),
                 ..DesktopConfig::default()
             };
             // The core's tasks run on Tauri's runtime, which lives as long as the app.
@@ -574,7 +590,7 @@ pub fn run() -> anyhow::Result<()> {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(shortcut::plugin());
-    let app = setup(builder)
+    let app = setup(builder, lan_discovery())
         .build(context())
         .context("could not create the Hearth window")?;
     app.run(|app, event| {
@@ -625,7 +641,10 @@ mod tests {
         let mut context = context::<MockRuntime>();
         context.config_mut().app.app_directories_override =
             Some(AppDirectoriesOverride::Root(dir.to_path_buf()));
-        let mut app = setup(mock_builder()).build(context).expect("build app");
+        // No LAN discovery: these tests run on the machine's own network.
+        let mut app = setup(mock_builder(), None)
+            .build(context)
+            .expect("build app");
         // Tauri runs setup (config windows, then ours, which starts the host task) on the
         // first turn of the event loop, not in build(). The deprecation warns against calling
         // this in a loop; one call is exactly what is needed here.
@@ -685,10 +704,10 @@ mod tests {
             .collect()
     }
 
-    /// Every command the UI calls is registered, except the ones docs/ipc.md lists as not
-    /// implemented yet; the test fails when either side changes without the other.
+    /// Every command the UI calls is registered; the test fails when either side changes
+    /// without the other.
     #[test]
-    fn the_shell_registers_every_command_the_ui_calls_but_the_documented_gaps() {
+    fn the_shell_registers_every_command_the_ui_calls() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_app, window) = app(dir.path());
         let commands = ui_commands();
@@ -705,7 +724,7 @@ mod tests {
             .collect();
         assert_eq!(
             missing,
-            ["lan_rooms"],
+            Vec::<&str>::new(),
             "commands the UI calls that the shell does not register"
         );
     }
@@ -718,6 +737,11 @@ mod tests {
         assert_eq!(
             invoke(&window, "host_status", json!({})),
             Ok(json!({"state": "off", "last_error": null}))
+        );
+        assert_eq!(
+            invoke(&window, "lan_rooms", json!({})),
+            Ok(json!([])),
+            "discovery off lists nothing"
         );
 
         let started =

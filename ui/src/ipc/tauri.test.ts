@@ -96,8 +96,7 @@ describe("tauri backend", () => {
       }
       expect(Object.keys(args).sort(), name).toEqual([...expected].sort());
     }
-    // docs/ipc.md lists these as not implemented by the shell yet.
-    expect(notInShell).toEqual(["lan_rooms", "list_devices", "play_test_sound", "mic_test"]);
+    expect(notInShell).toEqual([]);
   });
 
   it("opens each stream with a channel and closes it by the channel's id", async () => {
