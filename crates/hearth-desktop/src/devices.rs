@@ -179,12 +179,12 @@ impl MicTest {
 
 fn run_mic_test(input: MicInput, events: &mpsc::UnboundedSender<AppEvent>, stop: &AtomicBool) {
     enum Open {
-        Device(CaptureStream),
+        Device(Box<CaptureStream>),
         Source(Box<dyn AudioSource + Send>),
     }
     let mut input = match input {
         MicInput::Device(name) => match CaptureStream::open(name.as_deref()) {
-            Ok(stream) => Open::Device(stream),
+            Ok(stream) => Open::Device(Box::new(stream)),
             Err(e) => {
                 let _ = events.send(AppEvent::Error {
                     code: "device_unavailable".to_string(),

@@ -142,7 +142,8 @@ enum Control {
     UserMuted(MemberId, bool),
     Stats(oneshot::Sender<VoiceStats>),
     Capture(CaptureConfig),
-    Audio(Option<Input>, Option<Output>),
+    /// Boxed: open streams are large, and the other messages small.
+    Audio(Box<(Option<Input>, Option<Output>)>),
     Shutdown,
 }
 
@@ -207,7 +208,7 @@ impl VoiceHandle {
         })
         .await
         .map_err(|_| VoiceError::Stopped)??;
-        self.send(Control::Audio(input, output)).await
+        self.send(Control::Audio(Box::new((input, output)))).await
     }
 
     /// The session's counters and state.
@@ -527,7 +528,8 @@ impl Session {
                 // frame like any other.
                 self.config.capture = config;
             }
-            Control::Audio(input, output) => {
+            Control::Audio(audio) => {
+                let (input, output) = *audio;
                 // Replacing the devices is a restart of the audio ends only: the pipeline, the
                 // mixer's jitter buffers and the peer connections stay, so the calls do not
                 // notice beyond the moment of the switch.
