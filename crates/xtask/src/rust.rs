@@ -54,12 +54,10 @@ pub fn test(root: &Path) -> (StepResult, Option<TestCounts>) {
     if let Err(error) = ensure_tauri_driver() {
         return (Err(error), None);
     }
-    let mut cargo = cmd::cargo();
-    cargo.current_dir(root).args(["test", "--workspace"]);
-    // --locked keeps CI honest about Cargo.lock, but would fail before a lock file exists.
-    if root.join("Cargo.lock").is_file() {
-        cargo.arg("--locked");
+    if let Err(error) = build_tests(root) {
+        return (Err(error), None);
     }
+    let mut cargo = test_command(root);
     // Without it cargo stops at the first failing test binary and hides the others.
     cargo.arg("--no-fail-fast");
 
@@ -82,6 +80,45 @@ pub fn test(root: &Path) -> (StepResult, Option<TestCounts>) {
     (result, seen.then_some(counts))
 }
 
+/// `cargo test --workspace`, locked to Cargo.lock when there is one (--locked keeps CI
+/// honest about it, but would fail before a lock file exists).
+fn test_command(root: &Path) -> std::process::Command {
+    let mut cargo = cmd::cargo();
+    cargo.current_dir(root).args(["test", "--workspace"]);
+    if root.join("Cargo.lock").is_file() {
+        cargo.arg("--locked");
+    }
+    // A CI machine builds once from scratch: incremental artifacts would only cost time and
+    // gigabytes of disk.
+    if std::env::var_os("CI").is_some() {
+        cargo.env("CARGO_INCREMENTAL", "0");
+    }
+    cargo
+}
+
+/// Builds every test binary before any runs. A failed build is tried once more, one job at
+/// a time, after printing the free disk space and memory: a CI run once lost a C library's
+/// cmake build for a reason its truncated log did not show, and a second try both survives a
+/// passing cause and shows the real error on its own, unmixed with other jobs' output.
+fn build_tests(root: &Path) -> Result<(), String> {
+    let first = cmd::run(test_command(root).arg("--no-run"));
+    let Err(error) = first else {
+        return Ok(());
+    };
+    eprintln!("    the test build failed: {error}");
+    for probe in [&["df", "-h", "."][..], &["free", "-m"][..]] {
+        if let Ok(text) = cmd::output(
+            std::process::Command::new(probe[0])
+                .args(&probe[1..])
+                .current_dir(root),
+        ) {
+            eprintln!("{text}");
+        }
+    }
+    eprintln!("    building again with one job to show the error on its own");
+    cmd::run(test_command(root).args(["--no-run", "--jobs", "1"]))
+}
+
 /// The version of tauri-driver the real-app test (tests/app) was written against.
 const TAURI_DRIVER: &str = "2.1.0";
 
@@ -92,7 +129,9 @@ fn ensure_tauri_driver() -> Result<(), String> {
     if installed.contains(&format!("tauri-driver v{TAURI_DRIVER}:")) {
         return Ok(());
     }
-    eprintln!("    tauri-driver is not installed; building it from crates.io (a minute or two, once)");
+    eprintln!(
+        "    tauri-driver is not installed; building it from crates.io (a minute or two, once)"
+    );
     cmd::run(cmd::cargo().args([
         "install",
         "tauri-driver",
