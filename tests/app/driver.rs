@@ -169,16 +169,29 @@ fn children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The processes below `root`: its children, theirs, and so on.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut found = children(root);
+    let mut i = 0;
+    while i < found.len() {
+        found.extend(children(found[i]));
+        i += 1;
+    }
+    found
+}
+
+impl Desk {
+    /// tauri-driver's process id; the app runs below it.
+    #[allow(dead_code, reason = "only the benchmark looks for the app's processes")]
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.id()
+    }
+}
+
 impl Drop for Desk {
     fn drop(&mut self) {
         // tauri-driver's WebKitWebDriver and, if the session was not ended, the app.
-        let mut doomed = children(self.driver.id());
-        let mut i = 0;
-        while i < doomed.len() {
-            doomed.extend(children(doomed[i]));
-            i += 1;
-        }
-        for pid in doomed {
+        for pid in descendants(self.driver.id()) {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
         let _ = self.driver.kill();

@@ -9,145 +9,21 @@
 
 mod driver;
 mod webdriver;
+mod window;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hearth_desktop::ipc::AppEvent;
 use hearth_desktop::{AudioKind, CameraKind, Desktop, DesktopConfig};
-use serde_json::Value;
 
-use driver::{Desk, program};
-use webdriver::Session;
+use window::{App, expect, output, tools};
 
 /// WebDriver's Enter key.
 const ENTER: &str = "\u{E007}";
 
-/// The tools, or why the test cannot run here.
-fn tools() -> Result<(PathBuf, PathBuf, PathBuf), String> {
-    let find = |name: &str, from: &str| program(name).ok_or(format!("{name} ({from})"));
-    let found = [
-        find("Xvfb", "Debian package xvfb"),
-        find("WebKitWebDriver", "Debian package webkit2gtk-driver"),
-        find("tauri-driver", "cargo install tauri-driver --locked"),
-        find("import", "Debian package imagemagick"),
-        find("xdotool", "Debian package xdotool"),
-        find("dbus-daemon", "Debian package dbus-daemon"),
-    ];
-    let missing: Vec<String> = found.iter().filter_map(|r| r.clone().err()).collect();
-    if !missing.is_empty() {
-        return Err(format!("missing {}", missing.join(", ")));
-    }
-    let [xvfb, webkit, tauri, ..] = found.map(Result::unwrap);
-    Ok((xvfb, tauri, webkit))
-}
-
-/// Where this run's screenshots go.
-fn shots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-output/app");
-    std::fs::create_dir_all(&dir).expect("create test-output/app");
-    dir
-}
-
-/// The app's WebDriver session, which is ended (closing the app) even when an assertion
-/// fails midway, and the X display it shows on.
-struct App {
-    session: Option<Session>,
-    display: String,
-}
-
-impl std::ops::Deref for App {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        self.session.as_ref().expect("session")
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
-            let _ = session.end();
-        }
-    }
-}
-
-impl App {
-    /// Saves a picture of the screen. WebKitWebDriver's own screenshot never answers without
-    /// a GPU (WebKitGTK 2.50 under Xvfb), so this photographs the X display instead, which
-    /// shows the real window, title bar and all.
-    fn shot(&self, name: &str) {
-        let path = shots().join(format!("{name}.png"));
-        let status = std::process::Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
-            .arg(&path)
-            .status()
-            .expect("run ImageMagick's import");
-        assert!(status.success(), "import failed to save {}", path.display());
-    }
-
-    /// Runs `script` (a JavaScript expression) until it is truthy and returns its value.
-    fn until(&self, what: &str, script: &str) -> Value {
-        self.wait(what, || {
-            let value = self.script(&format!("return ({script});")).ok()?;
-            let truthy = match &value {
-                Value::Null | Value::Bool(false) => false,
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                Value::String(s) => !s.is_empty(),
-                _ => true,
-            };
-            truthy.then_some(value)
-        })
-        .unwrap_or_else(|e| {
-            self.shot(&format!("failed-{}", what.replace(' ', "-")));
-            panic!("{e}")
-        })
-    }
-
-    fn click(&self, css: &str) {
-        self.wait_for(css).expect(css);
-        let element = format!("document.querySelector({})", Value::from(css));
-        self.click_at(&element).unwrap_or_else(|e| {
-            let alive = std::process::Command::new("sh")
-                .args(["-c", "ps -eo pid,stat,comm | grep -E 'hearth|WebKit|tauri'"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            panic!("click {css}: {e}\nprocesses:\n{alive}")
-        });
-    }
-
-    fn fill(&self, css: &str, text: &str) {
-        let element = self.wait_for(css).expect(css);
-        self.clear(&element).expect("clear");
-        self.type_text(&element, text).expect("type");
-    }
-}
-
-/// Waits for the headless client's event that `pick` accepts.
-async fn expect<T>(
-    desktop: &mut Desktop,
-    what: &str,
-    mut pick: impl FnMut(&AppEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let event = desktop
-                .events
-                .recv()
-                .await
-                .expect("the headless client ended");
-            if let Some(found) = pick(&event) {
-                return found;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("the headless client timed out waiting for {what}"))
-}
-
 #[test]
 fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
-    let (xvfb, tauri_driver, webkit_driver) = match tools() {
+    let tools = match tools() {
         Ok(tools) => tools,
         Err(missing) if std::env::var_os("CI").is_none() => {
             eprintln!("SKIPPED: the real-app test needs {missing}");
@@ -155,82 +31,9 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         }
         Err(missing) => panic!("the real-app test needs {missing}"),
     };
-    let home = tempfile::tempdir().expect("tempdir");
-    let config = home.path().join("config");
-    let data = home.path().join("data");
-    let desk = Desk::start(
-        &xvfb,
-        &tauri_driver,
-        &webkit_driver,
-        // Settings and hosted history go to the test's folder, not the user's.
-        &[("XDG_CONFIG_HOME", &config), ("XDG_DATA_HOME", &data)],
-        &[
-            // A synthetic microphone and camera: this machine has neither.
-            ("HEARTH_TEST_AUDIO", "1"),
-            ("HEARTH_TEST_CAMERA", "1"),
-            // Tests never multicast on real interfaces.
-            ("HEARTH_LAN_DISCOVERY", "0"),
-            // No GPU: WebKit's DMA-BUF renderer fails without one.
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-        ],
-        &shots().join("driver.log"),
-    );
-    eprintln!(
-        "Xvfb on {}, tauri-driver on port {}",
-        desk.display, desk.port
-    );
-    let app = App {
-        session: Some(
-            Session::start(desk.port, env!("CARGO_BIN_EXE_hearth")).expect("start the app"),
-        ),
-        display: desk.display.clone(),
-    };
-
-    // 1. The start screen.
-    app.wait_for("[data-testid=join-address]")
-        .expect("the start screen");
-    app.shot("01-start");
-
-    // 2. Host from the toggle.
-    let port = std::net::TcpListener::bind(("0.0.0.0", 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    app.click("[data-testid=tab-host]");
-    app.fill("[data-testid=host-port]", &port.to_string());
-    app.fill("[data-testid=host-room]", "lan-party");
-    app.click("[data-testid=host-toggle]");
-    app.until(
-        "hosting",
-        "document.querySelector('[data-testid=host-toggle]')?.getAttribute('aria-checked') === 'true'",
-    );
-    let link = app.until(
-        "the join link",
-        "document.querySelector('[data-testid=join-link]')?.textContent",
-    );
-    assert_eq!(
-        link.as_str()
-            .map(|l| l.ends_with(&format!(":{port}/lan-party"))),
-        Some(true),
-        "join link {link}"
-    );
-    app.until(
-        "the QR code",
-        "document.querySelectorAll('[data-testid=host-qr] rect').length > 100",
-    );
-    app.shot("02-hosting");
-
-    // 3. The host joins their own room.
-    app.click_at(
-        "[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Join my room')",
-    )
-    .expect("click Join my room");
-    app.until(
-        "the room",
-        "document.querySelector('[data-testid=connection]')?.dataset.state === 'connected' \
-         && document.querySelector('[data-testid=chat-title]')?.textContent === '#general'",
-    );
-    app.shot("03-room");
+    let app = App::launch(&tools, env!("CARGO_BIN_EXE_hearth"), output("app"));
+    // 1-3. The start screen, hosting from the toggle, the host in their own room.
+    let port = app.host_and_join("lan-party");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -343,20 +146,20 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         })
         .await;
         assert!(early.is_err(), "the host was heard before pressing the push-to-talk key");
-        let window = xdotool(&app.display, &["search", "--name", "^Hearth$"]);
+        let window = xdotool(&app.desk.display, &["search", "--name", "^Hearth$"]);
         let window = window.lines().next().expect("the app's X window").to_string();
-        xdotool(&app.display, &["windowunmap", "--sync", &window]);
-        xdotool(&app.display, &["keydown", "F9"]);
+        xdotool(&app.desk.display, &["windowunmap", "--sync", &window]);
+        xdotool(&app.desk.display, &["keydown", "F9"]);
         expect(&mut guest, "the host speaking while F9 is down", |e| {
             (heard(e) == Some(true)).then_some(())
         })
         .await;
-        xdotool(&app.display, &["keyup", "F9"]);
+        xdotool(&app.desk.display, &["keyup", "F9"]);
         expect(&mut guest, "the host silent after F9 is up", |e| {
             (heard(e) == Some(false)).then_some(())
         })
         .await;
-        xdotool(&app.display, &["windowmap", "--sync", &window]);
+        xdotool(&app.desk.display, &["windowmap", "--sync", &window]);
         app.shot("07-push-to-talk");
 
         guest.handle.shutdown().await.expect("the headless client shuts down");
@@ -366,10 +169,10 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
     // hands the link to the running app and exits; the window offers to join it.
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("hearth://192.0.2.7:7777/den")
-        .env("DISPLAY", &app.display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &desk.bus_address)
-        .env("XDG_CONFIG_HOME", &config)
-        .env("XDG_DATA_HOME", &data)
+        .env("DISPLAY", &app.desk.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &app.desk.bus_address)
+        .env("XDG_CONFIG_HOME", &app.config)
+        .env("XDG_DATA_HOME", &app.data)
         .env("HEARTH_LAN_DISCOVERY", "0")
         .output()
         .expect("start a second instance");
