@@ -88,6 +88,22 @@ test.describe("host", () => {
     await expect(page.getByTestId("host-qr")).toHaveCount(0);
     expect(errors).toEqual([]);
   });
+
+  test("joining your own room puts it first in Recent", async ({ page }) => {
+    const errors = watchErrors(page);
+    await page.goto("/");
+    await page.getByTestId("tab-host").click();
+    await page.getByTestId("host-port").fill("7781");
+    await page.getByTestId("host-room").fill("den");
+    await page.getByTestId("host-toggle").click();
+    await expect(page.getByTestId("host-toggle")).toHaveAttribute("aria-checked", "true");
+    await page.getByRole("button", { name: "Join my room" }).click();
+    await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "connected");
+    // No restart and no visit to the join form: the list follows the welcome.
+    await page.getByTestId("tab-start").click();
+    await expect(page.getByTestId("recent-servers").locator("li").first()).toContainText(":7781/den");
+    expect(errors).toEqual([]);
+  });
 });
 
 test.describe("room", () => {

@@ -1587,6 +1587,9 @@ impl Core {
             Event::CameraOpened { member } => self.emit(AppEvent::CameraOpened { member }),
             Event::CameraClosed { member } => self.emit(AppEvent::CameraClosed { member }),
             Event::Watchers(watchers) => self.emit(AppEvent::Watchers { watchers }),
+            Event::ServerError { code, message, src } if gone_peer(code, src.as_deref()) => {
+                tracing::debug!(%message, ?src, "request about a member who just left; ignored");
+            }
             Event::ServerError { code, message, src } => self.emit(AppEvent::Error {
                 code: code.as_str().to_string(),
                 message,
@@ -1788,6 +1791,14 @@ fn refusal(code: ErrorCode, message: &str) -> String {
     }
 }
 
+/// Whether a refusal only says that the member a camera or call request was about has
+/// left. Signals and camera requests race with a departure (an ICE candidate sent while the
+/// other side hangs up), and the room tells about the departure itself, so such a refusal is
+/// nothing a user must read.
+fn gone_peer(code: ErrorCode, src: Option<&str>) -> bool {
+    code == ErrorCode::NotFound && matches!(src, Some("signal" | "camera_close" | "camera_boot"))
+}
+
 fn not_in_voice() -> CommandError {
     CommandError::new("not_in_voice", "Join a voice channel first.")
 }
@@ -1841,6 +1852,17 @@ fn notification_for(message: &hearth_wire::ChatMessage, me: &str) -> Option<AppE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_refusals_about_a_departed_peer_are_kept_from_the_user() {
+        assert!(gone_peer(ErrorCode::NotFound, Some("signal")));
+        assert!(gone_peer(ErrorCode::NotFound, Some("camera_close")));
+        // The same code about a message or a channel is a real answer to the user.
+        assert!(!gone_peer(ErrorCode::NotFound, Some("chat_edit")));
+        assert!(!gone_peer(ErrorCode::NotFound, None));
+        // Any other refusal of a camera request is worth reading.
+        assert!(!gone_peer(ErrorCode::Forbidden, Some("camera_boot")));
+    }
 
     #[test]
     fn a_settings_change_names_what_must_be_applied() {

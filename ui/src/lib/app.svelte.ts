@@ -54,6 +54,14 @@ function onEvent(event: AppEvent): void {
     if ((now === "disconnected" || now === "failed") && ui.view === "room") ui.view = "start";
   }
   if (event.type === "deep_link") ui.view = "start";
+  // The backend records a server as recent once it welcomed us, whichever screen joined it
+  // (the join form, the host's "Join my room", a reconnect), so the list follows welcomes.
+  if (event.type === "welcome") void refreshRecent();
+}
+
+async function refreshRecent(): Promise<void> {
+  const recent = await backendRef?.recent_servers().catch(() => undefined);
+  if (recent) ui.recent = recent;
 }
 
 let themeSetting: Settings["theme"] = "system";
