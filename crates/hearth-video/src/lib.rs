@@ -32,7 +32,7 @@ use bytes::Bytes;
 use hearth_client::ClientHandle;
 use hearth_client::core::{Command, Event};
 use hearth_media::video::{
-    BitrateConfig, BitrateController, FrameSlot, I420Frame, VideoSource, Vp8Decoder,
+    BitrateConfig, BitrateController, FrameSlot, I420Frame, VideoFormat, VideoSource, Vp8Decoder,
 };
 use hearth_peer::{
     CameraEvent, CameraSend, CameraWatch, ConnectionState, PeerConfig, VideoFrameOut,
@@ -67,7 +67,8 @@ pub struct VideoConfig {
     pub min_kbps: u32,
     /// The highest bitrate, kb/s.
     pub max_kbps: u32,
-    /// Encoder threads.
+    /// Encoder threads for frames of 1280x720 and more; smaller frames always get one (see
+    /// [`encoder_threads`]).
     pub encoder_threads: u32,
     /// Frames between forced keyframes, so a receiver that lost one recovers even if its
     /// request is lost too.
@@ -84,10 +85,25 @@ impl Default for VideoConfig {
             start_kbps: 1200,
             min_kbps: 150,
             max_kbps: 2500,
-            encoder_threads: 2,
+            // One: libvpx's extra VP8 encoder threads wait for each other by spinning, which
+            // on a 2-core machine starves everything else (see `encoder_threads`).
+            encoder_threads: 1,
             keyframe_interval: 300,
             outgoing_signal: None,
         }
+    }
+}
+
+/// How many threads encode frames of `format`, given the configured most. libvpx's VP8
+/// encoder threads hand rows to each other by spinning on `sched_yield`, so a second thread
+/// only pays off when one cannot keep up: at 640x480 one thread encodes a frame in ~2.3 ms
+/// (docs/benchmarks.md), while the desktop benchmark's four 640x480 cameras with two threads
+/// each kept both cores of the test machine busy spinning and sent 7-13 fps instead of 30.
+pub fn encoder_threads(format: VideoFormat, most: u32) -> u32 {
+    if u64::from(format.width) * u64::from(format.height) >= 1280 * 720 {
+        most.max(1)
+    } else {
+        1
     }
 }
 
@@ -263,9 +279,9 @@ fn refusal_of_open(event: &Event) -> Option<String> {
         } if src == "camera_open" => Some(format!(
             "opened cameras too fast; try again in {retry_after_ms} ms"
         )),
-        Event::NotSent { what: "camera_open" } => {
-            Some("not in the room right now; try again once reconnected".to_string())
-        }
+        Event::NotSent {
+            what: "camera_open",
+        } => Some("not in the room right now; try again once reconnected".to_string()),
         _ => None,
     }
 }
@@ -526,7 +542,7 @@ impl Session {
                 self.stop_camera(false).await;
                 let settings = EncoderSettings {
                     bitrate_kbps: self.bitrate.bitrate_kbps(),
-                    threads: self.config.encoder_threads,
+                    threads: encoder_threads(source.format(), self.config.encoder_threads),
                     keyframe_interval: self.config.keyframe_interval,
                 };
                 let (capture, frames) = CaptureThread::start(source, settings, self.epoch);
@@ -656,7 +672,9 @@ impl Session {
             } => {
                 // The path's loss before repair: retransmissions cost bandwidth too, and
                 // loss that NACK hides now shows as frozen frames once it grows.
-                camera.loss.insert(member, fraction_lost.max(fraction_nacked));
+                camera
+                    .loss
+                    .insert(member, fraction_lost.max(fraction_nacked));
                 // One encoding serves every watcher, so the worst link decides.
                 let worst = camera.loss.values().copied().fold(0.0f32, f32::max);
                 let before = self.bitrate.bitrate_kbps();
@@ -773,5 +791,23 @@ async fn next_watch_event(
     match watch {
         Some((_, events)) => events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_frames_of_720p_and_more_get_extra_encoder_threads() {
+        let format = |width, height| VideoFormat {
+            width,
+            height,
+            fps: 30,
+        };
+        assert_eq!(encoder_threads(format(640, 480), 4), 1);
+        assert_eq!(encoder_threads(format(1280, 720), 2), 2);
+        assert_eq!(encoder_threads(format(1920, 1080), 0), 1, "at least one");
+        assert_eq!(VideoConfig::default().encoder_threads, 1);
     }
 }
