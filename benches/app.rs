@@ -4,8 +4,10 @@
 //! app core, in this process) as the other members. It prints, it does not time out or fail
 //! on a figure:
 //!
-//! 1. memory after 30 s idle with the room open and one guest: RSS and PSS of the `hearth`
-//!    process and of each process below it (WebKit's web and network processes);
+//! 1. memory after 30 s idle, first on the start screen (the floor: the webview and the app
+//!    with nothing open), then with the room hosted, joined and one guest in it: RSS and PSS
+//!    of the `hearth` process and of each process below it (WebKit's web and network
+//!    processes);
 //! 2. CPU over 20 s of a 4-person voice call (the window clicks "Join voice", 3 headless
 //!    clients are in voice, every microphone plays the synthetic tone);
 //! 3. four 640x480@30 test-pattern cameras opened in the window: frames each tile received
@@ -16,13 +18,22 @@
 //! `video` pick parts (all by default). Screenshots go to `test-output/bench-app/`.
 
 #[path = "../tests/app/driver.rs"]
-#[allow(dead_code, reason = "shared with the real-app test, which uses the rest")]
+#[allow(
+    dead_code,
+    reason = "shared with the real-app test, which uses the rest"
+)]
 mod driver;
 #[path = "../tests/app/webdriver.rs"]
-#[allow(dead_code, reason = "shared with the real-app test, which uses the rest")]
+#[allow(
+    dead_code,
+    reason = "shared with the real-app test, which uses the rest"
+)]
 mod webdriver;
 #[path = "../tests/app/window.rs"]
-#[allow(dead_code, reason = "shared with the real-app test, which uses the rest")]
+#[allow(
+    dead_code,
+    reason = "shared with the real-app test, which uses the rest"
+)]
 mod window;
 
 use std::collections::BTreeMap;
@@ -165,6 +176,36 @@ fn print_cpu(
     total
 }
 
+/// Prints RSS and PSS of each of the app's processes and their totals.
+fn print_memory(procs: &Processes) {
+    let (mut rss, mut pss) = (0, 0);
+    for pid in procs.all() {
+        match memory(pid) {
+            Some((r, p)) => {
+                rss += r;
+                pss += p;
+                println!(
+                    "    {:<16} pid {pid:>7}  RSS {:6.1} MB  PSS {:6.1} MB",
+                    comm(pid),
+                    r as f64 / 1024.0,
+                    p as f64 / 1024.0
+                );
+            }
+            None => println!(
+                "    {:<16} pid {pid:>7}  (smaps_rollup unreadable)",
+                comm(pid)
+            ),
+        }
+    }
+    println!(
+        "    {:<16}              RSS {:6.1} MB  PSS {:6.1} MB  (PSS total is the app's figure; RSS double-counts shared pages)",
+        "total",
+        rss as f64 / 1024.0,
+        pss as f64 / 1024.0
+    );
+    println!("    load {}", loadavg());
+}
+
 /// A headless member: the app core with a synthetic microphone and test-pattern camera, its
 /// events and video frames drained in the background.
 struct Guest {
@@ -274,6 +315,19 @@ fn main() {
 
     let runtime = Runtime::new().expect("runtime");
     let app = App::launch(&tools, &binary, output("bench-app"));
+    let procs = Processes::find(&app);
+    if wants("memory") {
+        // The floor: the same window before it hosts or joins anything, so the room's own
+        // cost is the difference.
+        app.wait_for("[data-testid=join-address]")
+            .expect("the start screen");
+        println!(
+            "\n1a. Memory: the start screen, nothing hosted or joined, after {} s idle",
+            IDLE.as_secs()
+        );
+        std::thread::sleep(IDLE);
+        print_memory(&procs);
+    }
     let port = app.host_and_join("bench");
     let procs = Processes::find(&app);
     let mut guests = vec![runtime.block_on(Guest::join(port, "guest1"))];
@@ -281,36 +335,11 @@ fn main() {
 
     if wants("memory") {
         println!(
-            "\n1. Memory: hosting the room and joined to it, one headless guest, after {} s idle",
+            "\n1b. Memory: hosting the room and joined to it, one headless guest, after {} s idle",
             IDLE.as_secs()
         );
         std::thread::sleep(IDLE);
-        let (mut rss, mut pss) = (0, 0);
-        for pid in procs.all() {
-            match memory(pid) {
-                Some((r, p)) => {
-                    rss += r;
-                    pss += p;
-                    println!(
-                        "    {:<16} pid {pid:>7}  RSS {:6.1} MB  PSS {:6.1} MB",
-                        comm(pid),
-                        r as f64 / 1024.0,
-                        p as f64 / 1024.0
-                    );
-                }
-                None => println!(
-                    "    {:<16} pid {pid:>7}  (smaps_rollup unreadable)",
-                    comm(pid)
-                ),
-            }
-        }
-        println!(
-            "    {:<16}              RSS {:6.1} MB  PSS {:6.1} MB  (PSS total is the app's figure; RSS double-counts shared pages)",
-            "total",
-            rss as f64 / 1024.0,
-            pss as f64 / 1024.0
-        );
-        println!("    load {}", loadavg());
+        print_memory(&procs);
         app.shot("bench-memory");
     }
 
