@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Backend } from "./backend";
 import { servedSocketUrl } from "./index";
 import type { AppEvent } from "./types";
-import { webBackend, type SocketLike } from "./web";
+import { pageLink, webBackend, type SocketLike } from "./web";
 
 class FakeSocket implements SocketLike {
   readyState = 1;
@@ -345,5 +345,12 @@ describe("selectBackend's contract with the server", () => {
     expect(servedSocketUrl(doc(""), { protocol: "https:", host: "chat.example.org:7777" })).toBe("wss://chat.example.org:7777/");
     expect(servedSocketUrl(doc("1"), { protocol: "http:", host: "192.168.1.20:7777" })).toBe("ws://192.168.1.20:7777/");
     expect(servedSocketUrl(doc("wss://other.example.org:9000/"), { protocol: "https:", host: "x" })).toBe("wss://other.example.org:9000/");
+  });
+
+  it("prefills the join form with the page's own server and the room its path names", () => {
+    expect(pageLink({ protocol: "https:", hostname: "chat.example.org", port: "7777", pathname: "/Den" })).toBe("hearth://chat.example.org:7777/Den");
+    expect(pageLink({ protocol: "https:", hostname: "chat.example.org", port: "", pathname: "/" })).toBe("hearth://chat.example.org:443");
+    expect(pageLink({ protocol: "http:", hostname: "[::1]", port: "", pathname: "/index.html" })).toBe("hearth://[::1]:80");
+    expect(pageLink({ protocol: "http:", hostname: "h", port: "1", pathname: "/a/b" })).toBe("hearth://h:1");
   });
 });

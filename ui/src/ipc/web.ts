@@ -100,6 +100,15 @@ const refusal = (code: string, message: string): CommandError => ({ code, messag
 const NOT_IN_BROWSER = (what: string) =>
   refusal("not_in_browser", `${what} needs the Hearth desktop app; a browser tab cannot do it.`);
 
+/** The page's server as a hearth:// link, with the room its path names, if any. */
+export function pageLink(page: { protocol: string; hostname: string; port: string; pathname: string }): string {
+  const path = page.pathname.replace(/^\/+|\/+$/g, "");
+  // Only a single segment that is not a file (index.html, assets/…) names a room.
+  const room = path && !path.includes("/") && !path.includes(".") ? path : "";
+  const port = page.port || (page.protocol === "https:" ? "443" : "80");
+  return `hearth://${page.hostname}:${port}${room ? `/${room}` : ""}`;
+}
+
 export function webBackend(options: WebOptions): Backend {
   const openSocket = options.openSocket ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
   const storage = options.storage === undefined ? (typeof localStorage !== "undefined" ? localStorage : null) : options.storage;
@@ -718,16 +727,13 @@ export function webBackend(options: WebOptions): Backend {
     },
 
     async subscribe(onEvent): Promise<Unsubscribe> {
+      const first = listeners.size === 0;
       listeners.add(onEvent);
-      const first = listeners.size === 1;
-      // The page's own address names the room (https://host:port/<room>): offer it to the join
-      // form as the shell offers a hearth:// link.
+      // The join form is prefilled with the page's own server, and the room when the page's
+      // path names one (https://host:port/<room>), as the shell offers a hearth:// link: the
+      // browser can only ever join the server that served it.
       const page = options.page;
-      if (first && page) {
-        const room = page.pathname.replace(/^\/+|\/+$/g, "");
-        const port = page.port || (page.protocol === "https:" ? "443" : "80");
-        if (room && !room.includes("/") && !room.includes(".")) emit({ type: "deep_link", url: `hearth://${page.hostname}:${port}/${room}` });
-      }
+      if (first && page) emit({ type: "deep_link", url: pageLink(page) });
       return () => listeners.delete(onEvent);
     },
     async subscribeFrames(): Promise<Unsubscribe> {

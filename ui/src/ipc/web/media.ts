@@ -88,7 +88,11 @@ export class WebMedia {
   private streams = new Map<string, MediaStream>();
   private streamListeners = new Set<() => void>();
 
-  constructor(private readonly host: MediaHost) {}
+  constructor(private readonly host: MediaHost) {
+    // Push-to-talk works while the tab has focus; a key held when focus leaves never reports
+    // its release, so losing focus releases it.
+    if (typeof window !== "undefined") window.addEventListener("blur", () => this.pttPressed && this.pushToTalk(false));
+  }
 
   // ---- state the UI sees ----
 
@@ -271,9 +275,12 @@ export class WebMedia {
       },
     );
     const track = this.mic!.getAudioTracks()[0];
-    // One sendrecv audio transceiver on each side; adding it makes negotiation needed, so both
-    // sides offer and perfect negotiation settles the crossing.
-    link.pc.addTransceiver(track, { direction: "sendrecv", streams: [this.mic!] });
+    // One sendrecv audio transceiver on each side. addTrack rather than addTransceiver: a
+    // transceiver made by addTrack is reused for the other side's audio m-line when their
+    // offer is applied (after a rollback too), so the connection keeps one audio m-line, as the
+    // native client expects. Adding it makes negotiation needed, so both sides may offer and
+    // perfect negotiation settles the crossing.
+    link.pc.addTrack(track, this.mic!);
     this.voiceLinks.set(id, link);
     return link;
   }
