@@ -201,6 +201,27 @@ describe("browser backend transcripts", () => {
     expect(last().take()).toEqual([]);
   });
 
+  it("coming back while the server still holds our old name waits and tries again", async () => {
+    await enter();
+    takeEvents();
+    last().drop(1006);
+    await vi.advanceTimersByTimeAsync(1000);
+    last().server(hello());
+    last().take();
+    last().server({ type: "error", code: "name_taken", message: "name taken", src: "auth" });
+    expect(connection(takeEvents())).toEqual([
+      { state: "reconnecting", address: "chat.example.org:7777/lobby", attempt: 1, retry_in_ms: 1000, message: "The connection to the server was lost." },
+      { state: "reconnecting", address: "chat.example.org:7777/lobby", attempt: 2, retry_in_ms: 2000, message: "Waiting for the server to let go of the previous connection." },
+    ]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sockets.length).toBe(3);
+    // On a first join the same refusal is the user's to fix.
+    await backend.connect({ address: "chat.example.org:7777/lobby", name: "Alice", password: null });
+    last().server(hello());
+    last().server({ type: "error", code: "name_taken", message: "name taken", src: "auth" });
+    expect(connection(takeEvents()).at(-1)).toEqual({ state: "failed", address: "chat.example.org:7777/lobby", code: "name_taken", message: "name taken" });
+  });
+
   it("after shutdown it shows the server's words and tries again", async () => {
     await enter();
     takeEvents();

@@ -399,10 +399,17 @@ export function webBackend(options: WebOptions): Backend {
         const message = String(o.message ?? code);
         const src = typeof o.src === "string" ? o.src : null;
         const client_id = typeof o.client_id === "string" ? o.client_id : null;
-        if (!welcomed) {
-          // A refused auth ends this attempt: the user fixes the name or password and joins
-          // again (bad_password and banned are followed by disconnect anyway).
-          if (src === "auth" || src === null) return fail(code, message);
+        if (!welcomed && (src === "auth" || src === null)) {
+          // Coming back after a drop the server has not noticed yet, our old connection still
+          // holds the name until the server's heartbeat timeout: wait and try again.
+          if (everWelcomed && code === "name_taken") {
+            closing = { code, message: "Waiting for the server to let go of the previous connection." };
+            abandonSocket();
+            return dropped(message);
+          }
+          // Otherwise a refused auth ends this attempt: the user fixes the name or password and
+          // joins again (bad_password and banned are followed by disconnect anyway).
+          return fail(code, message);
         }
         if (client_id) pendingChats.delete(client_id);
         if (src === "voice_join" && media) {
