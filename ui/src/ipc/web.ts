@@ -100,6 +100,15 @@ const refusal = (code: string, message: string): CommandError => ({ code, messag
 const NOT_IN_BROWSER = (what: string) =>
   refusal("not_in_browser", `${what} needs the Hearth desktop app; a browser tab cannot do it.`);
 
+/** localStorage, or null where the browser refuses it (it throws, for example, with storage disabled). */
+function browserStorage(): Storage | null {
+  try {
+    return typeof localStorage !== "undefined" ? localStorage : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The page's server as a hearth:// link, with the room its path names, if any. */
 export function pageLink(page: { protocol: string; hostname: string; port: string; pathname: string }): string {
   const path = page.pathname.replace(/^\/+|\/+$/g, "");
@@ -111,7 +120,7 @@ export function pageLink(page: { protocol: string; hostname: string; port: strin
 
 export function webBackend(options: WebOptions): Backend {
   const openSocket = options.openSocket ?? ((url: string) => new WebSocket(url) as unknown as SocketLike);
-  const storage = options.storage === undefined ? (typeof localStorage !== "undefined" ? localStorage : null) : options.storage;
+  const storage = options.storage === undefined ? browserStorage() : options.storage;
   const random = options.random ?? Math.random;
 
   const listeners = new Set<(e: AppEvent) => void>();

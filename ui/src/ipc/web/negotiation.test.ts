@@ -47,8 +47,9 @@ class FakePc implements PeerConnectionLike {
     this.remote = d;
   }
 
-  async addIceCandidate(c?: { candidate: string }): Promise<void> {
+  async addIceCandidate(c?: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
     if (!this.remote) throw new Error("InvalidStateError: no remote description");
+    if (c && (c.sdpMid ?? null) === null && (c.sdpMLineIndex ?? null) === null) throw new TypeError("sdpMid and sdpMLineIndex are both null");
     this.candidates.push(c ? c.candidate : null);
   }
 
@@ -152,6 +153,11 @@ describe("perfect negotiation", () => {
     pcB.gatherCandidate(null);
     await deliverAll();
     expect(pcA.candidates).toEqual(["candidate:2 1 udp 1 10.0.0.2 1 typ host", null]);
+    // A candidate without sdp_mid or sdp_mline_index (both optional on the wire) still applies.
+    inFlight.push({ to: "A", data: { kind: "candidate", candidate: "candidate:4 1 udp 1 10.0.0.4 1 typ host" } });
+    await deliverAll();
+    expect(pcA.candidates.at(-1)).toBe("candidate:4 1 udp 1 10.0.0.4 1 typ host");
+    expect(logs).toEqual([]);
   });
 
   it("logs a candidate that fails outside a collision", async () => {

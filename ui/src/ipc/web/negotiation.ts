@@ -97,7 +97,13 @@ export class Negotiator {
     if (data.kind === "candidate") {
       try {
         if (data.candidate === "") await this.pc.addIceCandidate();
-        else await this.pc.addIceCandidate({ candidate: data.candidate, sdpMid: data.sdp_mid ?? null, sdpMLineIndex: data.sdp_mline_index ?? null });
+        else {
+          // Browsers refuse a candidate naming neither its media id nor its m-line; the protocol
+          // lets both be absent, and a Hearth connection's first m-line is the one meant then.
+          const sdpMid = data.sdp_mid ?? null;
+          const sdpMLineIndex = data.sdp_mline_index ?? (sdpMid === null ? 0 : null);
+          await this.pc.addIceCandidate({ candidate: data.candidate, sdpMid, sdpMLineIndex });
+        }
       } catch (e) {
         // Candidates of an offer we ignored fail to apply; that is expected, not an error.
         if (!this.ignoreOffer) this.log("adding an ICE candidate failed", e);
