@@ -208,6 +208,12 @@ describe("WebMedia routing", () => {
     expect(pcs.every((p) => p.closed)).toBe(true);
   });
 
+  it("says in words that devices need a secure page", async () => {
+    vi.stubGlobal("navigator", {});
+    await expect(media.join("voice")).rejects.toMatchObject({ code: "device_unavailable", message: expect.stringMatching(/https/) });
+    await expect(media.cameraOn()).rejects.toMatchObject({ code: "device_unavailable" });
+  });
+
   it("speaking follows push-to-talk, and never while muted", async () => {
     const ptt = { ...defaultSettings(), push_to_talk: true };
     (media as unknown as { host: MediaHost }).host.settings = () => ptt;

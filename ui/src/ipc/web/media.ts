@@ -130,6 +130,7 @@ export class WebMedia {
 
   private async openMic(): Promise<MediaStream> {
     if (this.mic) return this.mic;
+    requireDevices("microphone");
     const s = this.host.settings();
     try {
       this.mic = await navigator.mediaDevices.getUserMedia({
@@ -411,6 +412,7 @@ export class WebMedia {
 
   async cameraOn(): Promise<void> {
     if (this.camera) return;
+    requireDevices("camera");
     const s = this.host.settings();
     try {
       this.camera = await navigator.mediaDevices.getUserMedia({
@@ -551,6 +553,16 @@ export class WebMedia {
       if (this.camera) this.cameraOff();
       if (!this.micTest) this.closeMic();
     }
+  }
+}
+
+/**
+ * Browsers offer getUserMedia only to secure pages (https, or http://localhost); on a plain
+ * http address `navigator.mediaDevices` is simply missing, which deserves words, not a TypeError.
+ */
+function requireDevices(what: string): void {
+  if (typeof navigator === "undefined" || !navigator.mediaDevices?.getUserMedia) {
+    throw new MediaError("device_unavailable", `This page cannot use a ${what}: browsers allow it only on https (or localhost) pages.`);
   }
 }
 
