@@ -29,7 +29,7 @@ export type Unsubscribe = () => void;
 
 export interface Backend {
   /** Which implementation this is, for the about line and tests. */
-  readonly kind: "tauri" | "mock";
+  readonly kind: "tauri" | "mock" | "web";
 
   // Connection
   /**
@@ -103,6 +103,14 @@ export interface Backend {
   subscribe(onEvent: (event: AppEvent) => void): Promise<Unsubscribe>;
   /** Video frames, binary; see frame.ts for the layout. */
   subscribeFrames(onFrame: (frame: ArrayBuffer) => void): Promise<Unsubscribe>;
+
+  // Video as MediaStreams (the browser backend, web.ts): a backend that has these shows each
+  // camera as a stream instead of sending frames. Member keys are those of frames: the member
+  // id in decimal, "" for one's own preview.
+  /** The stream of a camera now, or null (then the tile falls back to frames). */
+  mediaStream?(member: string): MediaStream | null;
+  /** Calls `listener` whenever a stream appears, changes or goes. */
+  onMediaStreams?(listener: () => void): Unsubscribe;
 }
 
 /** The list of command names, for checking the Rust side against (tests and the report). */

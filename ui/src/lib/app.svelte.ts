@@ -28,6 +28,18 @@ export const ui = $state({
 
 export const frames = new FrameRouter();
 
+/**
+ * Bumped whenever the backend's camera streams change (the browser backend shows video as
+ * MediaStreams, not frames), so tiles that read it ask for their stream again.
+ */
+export const streams = $state({ version: 0 });
+
+/** The MediaStream for a tile's member key, when the backend shows video that way. */
+export function mediaStreamFor(member: string): MediaStream | null {
+  void streams.version;
+  return backendRef?.mediaStream?.(member) ?? null;
+}
+
 let backendRef: Backend | null = null;
 
 export function backend(): Backend {
@@ -81,6 +93,7 @@ export async function startApp(): Promise<void> {
   // Subscribe before asking for anything, so no change in between is missed.
   await b.subscribe(onEvent);
   await b.subscribeFrames((f) => frames.push(f));
+  b.onMediaStreams?.(() => streams.version++);
   setInterval(() => {
     ui.now = Date.now();
     expireTyping(app, ui.now);

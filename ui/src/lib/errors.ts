@@ -37,6 +37,7 @@ const SENTENCES = {
   shutdown: "The server shut down.",
   internal: "The server had a problem. Try again.",
   // The app's codes (hearth-desktop), for failures that never reach a server.
+  not_in_browser: "That needs the Hearth desktop app: a browser tab cannot do it.",
   unreachable: "No Hearth server answered at that address. Check the address and that the server is running.",
   bad_address: "That address is not valid. Use host:port/room, for example 192.168.1.20:7777/lobby.",
   refused: "The server refused to let you in.",

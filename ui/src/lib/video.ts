@@ -188,7 +188,7 @@ export interface TileStats {
   received: number;
   drawn: number;
   errors: number;
-  painter: "webgl" | "2d" | "";
+  painter: "webgl" | "2d" | "video" | "";
 }
 
 declare global {
@@ -245,6 +245,28 @@ export class FrameRouter {
         if (tile.stats.errors < 3) console.warn("drawing a video frame failed", e);
       }
     }
+  }
+
+  /**
+   * Counts the frames a <video> element shows (a MediaStream from the browser backend) in the
+   * same stats the canvas tiles fill, using requestVideoFrameCallback where the browser has it.
+   */
+  attachVideo(member: string, video: HTMLVideoElement): () => void {
+    const stats: TileStats = { received: 0, drawn: 0, errors: 0, painter: "video" };
+    this.stats[member] = stats;
+    let stopped = false;
+    const rvfc = (video as HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number }).requestVideoFrameCallback;
+    const onFrame = () => {
+      if (stopped) return;
+      stats.received++;
+      stats.drawn++;
+      rvfc?.call(video, onFrame);
+    };
+    rvfc?.call(video, onFrame);
+    return () => {
+      stopped = true;
+      if (this.stats[member] === stats) delete this.stats[member];
+    };
   }
 
   attach(member: string, canvas: HTMLCanvasElement): () => void {
