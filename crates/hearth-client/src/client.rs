@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hearth_wire::{Image, Member, MemberId, MessageId, RoomInfo, decode_server, encode_client};
+use hearth_wire::{Fingerprint, Image, Member, MemberId, MessageId, RoomInfo, decode_server, encode_client};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::connection::ClientError;
 use crate::core::{ClientCore, CloseReason, Command, Conversation, CoreOptions, Event, Millis, Output, PendingChat, Phase};
@@ -44,12 +44,15 @@ pub struct ClientOptions {
     pub core: CoreOptions,
     /// An `Origin` header to send, as a browser would; native clients send none.
     pub origin: Option<String>,
+    /// For `wss://`: trust exactly the certificate with this SHA-256 fingerprint (from the
+    /// join link) instead of the web's certificate authorities.
+    pub pin: Option<Fingerprint>,
 }
 
 impl ClientOptions {
     /// Options for `name`, in `room` (or the server's first room).
     pub fn new(room: Option<String>, name: impl Into<String>) -> Self {
-        ClientOptions { core: CoreOptions::new(room, name), origin: None }
+        ClientOptions { core: CoreOptions::new(room, name), origin: None, pin: None }
     }
 }
 
@@ -167,7 +170,7 @@ impl Client {
         let core = ClientCore::new(CoreOptions { seed, ..options.core });
         let (requests, requests_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(url.to_owned(), options.origin, core, requests_rx, events_tx, shutdown));
+        let task = tokio::spawn(run(url.to_owned(), options.origin, options.pin, core, requests_rx, events_tx, shutdown));
         let ids = Arc::new(IdSource { prefix: format!("{:016x}", seed ^ 0x5bd1_e995), next: AtomicU64::new(1) });
         let mut early = VecDeque::new();
         loop {
@@ -259,15 +262,22 @@ fn seed() -> u64 {
     h.finish()
 }
 
-async fn open(url: String, origin: Option<String>) -> Result<Ws, ClientError> {
+async fn open(url: String, origin: Option<String>, pin: Option<Fingerprint>) -> Result<Ws, ClientError> {
     let mut request = url.as_str().into_client_request()?;
     if let Some(origin) = origin {
         let value = origin.parse().map_err(|_| ClientError::Unexpected(format!("bad origin {origin:?}")))?;
         request.headers_mut().insert("origin", value);
     }
     let config = WebSocketConfig::default();
-    // `None` picks rustls with the webpki roots for wss:// and plain TCP for ws://.
-    let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
+    // `None` picks rustls with the webpki roots for wss:// and plain TCP for ws://; a pin
+    // replaces the roots with the one certificate the join link names.
+    let connector = match pin {
+        Some(pin) => Some(Connector::Rustls(
+            crate::pin::pinned_config(pin).map_err(|e| ClientError::Unexpected(format!("TLS setup: {e}")))?,
+        )),
+        None => None,
+    };
+    let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (ws, _) = tokio::time::timeout(CONNECT_DEADLINE, connect).await.map_err(|_| ClientError::Timeout)??;
     Ok(ws)
 }
@@ -278,6 +288,7 @@ type Opening = Pin<Box<dyn Future<Output = Result<Ws, ClientError>> + Send>>;
 async fn run(
     url: String,
     origin: Option<String>,
+    pin: Option<Fingerprint>,
     mut core: ClientCore,
     mut requests: mpsc::Receiver<Request>,
     events: mpsc::UnboundedSender<Event>,
@@ -292,7 +303,7 @@ async fn run(
     loop {
         while let Some(out) = core.poll_output() {
             match out {
-                Output::Connect => opening = Some(Box::pin(open(url.clone(), origin.clone()))),
+                Output::Connect => opening = Some(Box::pin(open(url.clone(), origin.clone(), pin))),
                 Output::Send(msg) => {
                     let Some(socket) = ws.as_mut() else { continue };
                     if let Err(e) = socket.send(Message::Text(encode_client(&msg).into())).await {

@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod client;
 pub mod connection;
 pub mod core;
+pub mod pin;
 
 pub use backoff::Backoff;
 pub use client::{Client, ClientHandle, ClientOptions, Snapshot};

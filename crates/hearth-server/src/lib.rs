@@ -23,6 +23,7 @@ mod convert;
 mod fanout;
 mod http;
 mod sqlite;
+pub mod tls;
 
 pub use config::Config;
 pub use sqlite::SqliteStore;

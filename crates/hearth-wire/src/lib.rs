@@ -966,5 +966,8 @@ pub fn encode_server(msg: &ServerMsg) -> String {
     })
 }
 
+mod fingerprint;
+pub use fingerprint::{Fingerprint, FingerprintError};
+
 #[cfg(test)]
 mod tests;

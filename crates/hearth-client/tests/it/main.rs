@@ -2,5 +2,6 @@
 //! frames, a real SQLite history across restarts.
 
 mod chat;
+mod pinning;
 mod reconnect;
 mod support;
