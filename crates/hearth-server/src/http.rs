@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Longest request head we look at before deciding what a connection is.
@@ -63,14 +63,39 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Writes a complete HTTP/1.1 response and closes the write side.
 pub(crate) async fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) {
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n{body}",
+    respond_with(stream, status, &[("Content-Type", content_type), ("Cache-Control", "no-store")], body.as_bytes())
+        .await;
+}
+
+/// Writes a complete HTTP/1.1 response with these headers (besides length, `nosniff`,
+/// no referrer and `Connection: close`) and closes the write side.
+pub(crate) async fn respond_with(stream: &mut TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\
+         Connection: close\r\n\r\n",
         body.len()
-    );
+    ));
+    // The request head was only peeked. Closing a socket with unread bytes makes the kernel
+    // reset the connection, which destroys whatever of the response is still in flight.
+    let mut sink = [0u8; 4096];
+    while let Ok(read) = stream.try_read(&mut sink) {
+        if read == 0 {
+            break;
+        }
+    }
     // The client may already be gone; there is nobody to report a failed write to.
-    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
     let _ = stream.shutdown().await;
+    // Likewise for anything it sends meanwhile: wait (briefly) for it to close its side.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
+    })
+    .await;
 }
 
 /// The app's own webview origins on every platform Tauri supports.

@@ -24,6 +24,7 @@ mod fanout;
 mod http;
 mod sqlite;
 pub mod tls;
+pub mod web;
 
 pub use config::Config;
 pub use sqlite::SqliteStore;
@@ -410,6 +411,25 @@ impl Router {
     }
 }
 
+/// Whether `ip` is this computer, IPv4-mapped IPv6 addresses included.
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn only_this_computer_is_loopback() {
+    for (ip, expected) in [("127.0.0.1", true), ("127.8.9.1", true), ("::1", true), ("::ffff:127.0.0.1", true)]
+        .into_iter()
+        .chain([("192.168.1.20", false), ("::ffff:10.0.0.5", false), ("fe80::1", false)])
+    {
+        assert_eq!(is_loopback(ip.parse().unwrap()), expected, "{ip}");
+    }
+}
+
 /// One socket from accept to close.
 async fn connection(
     mut stream: TcpStream,
@@ -431,8 +451,25 @@ async fn connection(
                     env!("CARGO_PKG_VERSION")
                 );
                 http::respond(&mut stream, "200 OK", "application/json", &body).await;
+            } else if !is_loopback(peer.ip()) {
+                // Browsers give a page the microphone only in a secure context, and plain
+                // HTTP is readable by the whole LAN: the web client goes to other computers
+                // over HTTPS only.
+                let body = "Browsers on other computers can join this room only over HTTPS, which this \
+                            server does not offer yet. Join it from the Hearth app.\n";
+                http::respond(&mut stream, "403 Forbidden", "text/plain; charset=utf-8", body).await;
+            } else if let Some(page) = web::page(&path) {
+                let mut headers = vec![("Content-Type", page.content_type), ("Cache-Control", page.cache_control)];
+                if page.is_document {
+                    headers.push(("Content-Security-Policy", web::content_security_policy()));
+                }
+                http::respond_with(&mut stream, "200 OK", &headers, &page.body).await;
             } else {
-                let body = "This is a Hearth server. Join it from the Hearth app.\n";
+                let body = if web::has_client() {
+                    "Not found.\n"
+                } else {
+                    "This is a Hearth server. This build has no web client; join it from the Hearth app.\n"
+                };
                 http::respond(&mut stream, "404 Not Found", "text/plain; charset=utf-8", body).await;
             }
             return;
