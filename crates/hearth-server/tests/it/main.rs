@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod binary;
+mod browser;
 mod fanout;
 mod families;
 mod http_and_origin;
