@@ -461,7 +461,7 @@ async fn connection(
             } else if let Some(page) = web::page(&path) {
                 let mut headers = vec![("Content-Type", page.content_type), ("Cache-Control", page.cache_control)];
                 if page.is_document {
-                    headers.push(("Content-Security-Policy", web::content_security_policy()));
+                    headers.push(("Content-Security-Policy", web::CONTENT_SECURITY_POLICY));
                 }
                 http::respond_with(&mut stream, "200 OK", &headers, &page.body).await;
             } else {

@@ -104,12 +104,12 @@ impl Identity {
         let cert = CertificateDer::from_pem_slice(&read(cert_path)?)
             .map_err(|e| unreadable(cert_path, "certificate", &e))?;
         let key_pem = read(key_path)?;
-        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        let pair = rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&key_pem))
+            .map_err(|e| unreadable(key_path, "private key", &e))?;
+        let key = PrivateKeyDer::try_from(pair.serialize_der())
             .map_err(|e| unreadable(key_path, "private key", &e))?;
         // A key that does not belong to the certificate would fail every handshake later,
         // with a far less helpful message (rustls cannot compare ring's ECDSA keys itself).
-        let pair = rcgen::KeyPair::from_pem(&String::from_utf8_lossy(&key_pem))
-            .map_err(|e| unreadable(key_path, "private key", &e))?;
         let parsed = rustls::server::ParsedCertificate::try_from(&cert)
             .map_err(|e| unreadable(cert_path, "certificate", &e))?;
         if parsed.subject_public_key_info().as_ref()

@@ -15,7 +15,7 @@ const SERVED_TAG: &str = r#"<meta name="hearth-served" content="">"#;
 /// What the page may load: only itself, plus the WebSocket to its own server, pasted and
 /// camera images as blob/data URLs, and Svelte's inline styles. No inline or foreign script,
 /// so chat text can never become code.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; \
     connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -75,11 +75,6 @@ pub(crate) fn page(target: &str) -> Option<Page> {
         is_document: true,
         body: std::borrow::Cow::Owned(tagged.into_bytes()),
     })
-}
-
-/// The content security policy sent with the page.
-pub(crate) fn content_security_policy() -> &'static str {
-    CONTENT_SECURITY_POLICY
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -80,6 +80,16 @@ async function enter() {
   last().server({ type: "history", channel: "general", messages: [], has_more: false });
 }
 
+/** The connection drops and comes back after the first backoff; nothing is sent again. */
+async function reconnectAndExpectNoResend() {
+  last().drop(1006);
+  await vi.advanceTimersByTimeAsync(1000);
+  last().server(hello());
+  last().take();
+  last().server(welcome);
+  expect(last().take()).toEqual([]);
+}
+
 beforeEach(async () => {
   vi.useFakeTimers();
   sockets = [];
@@ -193,12 +203,7 @@ describe("browser backend transcripts", () => {
     expect(last().take()).toEqual([{ type: "chat_send", channel: "general", client_id: "b-9", text: "are you there?" }]);
     // Acknowledged now: a later drop and reconnect sends nothing again.
     last().server({ type: "chat", message: { id: 7, client_id: "b-9", channel: "general", author: "Bob", text: "are you there?", ts: 1, deleted: false, reactions: [] } });
-    last().drop(1006);
-    await vi.advanceTimersByTimeAsync(1000);
-    last().server(hello());
-    last().take();
-    last().server(welcome);
-    expect(last().take()).toEqual([]);
+    await reconnectAndExpectNoResend();
   });
 
   it("coming back while the server still holds our old name waits and tries again", async () => {
@@ -285,12 +290,7 @@ describe("browser backend transcripts", () => {
     takeEvents();
     last().server({ type: "error", code: "too_large", message: "text is longer than 4000 characters", src: "chat_send", client_id: "a-0002" });
     expect(takeEvents()).toEqual([{ type: "error", code: "too_large", message: "text is longer than 4000 characters", src: "chat_send", client_id: "a-0002" }]);
-    last().drop(1006);
-    await vi.advanceTimersByTimeAsync(1000);
-    last().server(hello());
-    last().take();
-    last().server(welcome);
-    expect(last().take()).toEqual([]);
+    await reconnectAndExpectNoResend();
   });
 
   it("paces a burst to the server's rate instead of being dropped", async () => {
