@@ -28,6 +28,11 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Size, rate and time limits.
     pub limits: LimitsConfig,
+    /// The TLS identity for HTTPS and WSS on the same port. `None` loads (or makes) the one
+    /// kept in `data_dir`, or makes a passing one when there is no data directory. The
+    /// desktop app passes the one whose fingerprint its join links carry.
+    #[serde(skip)]
+    pub identity: Option<std::sync::Arc<crate::tls::Identity>>,
 }
 
 impl Default for Config {
@@ -41,6 +46,7 @@ impl Default for Config {
             data_dir: None,
             allowed_origins: Vec::new(),
             limits: LimitsConfig::default(),
+            identity: None,
         }
     }
 }

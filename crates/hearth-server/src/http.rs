@@ -13,8 +13,8 @@ const MAX_HEAD: usize = 8 * 1024;
 pub(crate) enum Request {
     /// A WebSocket upgrade; hand the untouched stream to tungstenite.
     Upgrade,
-    /// A plain HTTP GET of this path.
-    Plain { path: String },
+    /// A plain HTTP GET of this path, with the `Host` header if there was one.
+    Plain { path: String, host: Option<String> },
     /// Not something we serve.
     Bad,
 }
@@ -45,16 +45,28 @@ pub(crate) async fn classify(stream: &TcpStream, deadline: Duration) -> Request 
     let mut lines = head.split("\r\n");
     let mut first = lines.next().unwrap_or("").split(' ');
     let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
-    let upgrade = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("upgrade") && v.trim().eq_ignore_ascii_case("websocket")
-        })
-    });
+    let (mut upgrade, mut host) = (false, None);
+    for (name, value) in lines.filter_map(|l| l.split_once(':')) {
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("upgrade") && value.eq_ignore_ascii_case("websocket") {
+            upgrade = true;
+        } else if name.eq_ignore_ascii_case("host") {
+            host = Some(value.to_owned());
+        }
+    }
     match (method, upgrade) {
         ("GET", true) => Request::Upgrade,
-        ("GET", false) => Request::Plain { path: path.to_owned() },
+        ("GET", false) => Request::Plain { path: path.to_owned(), host },
         _ => Request::Bad,
     }
+}
+
+/// Whether a `Host` header is a plain host name or address with an optional port, and so
+/// safe to echo into a redirect (no spaces, no line breaks, no path or user part).
+pub(crate) fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -128,6 +140,16 @@ pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>, extra: &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_hosts_are_echoed() {
+        for good in ["192.168.1.20:7777", "[fd00::2]:7777", "lan-box.local", "localhost"] {
+            assert!(is_host(good), "{good}");
+        }
+        for bad in ["", "evil.example/x", "a b", "a\r\nSet-Cookie: x", "user@host", &"a".repeat(256)] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn origins() {

@@ -61,6 +61,9 @@ pub enum ServerError {
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS identity could not be loaded or made.
+    #[error("TLS identity: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Caps the log level of the WebSocket library in a log filter. tungstenite logs whole frames
@@ -104,6 +107,14 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let store = SqliteStore::open(config.data_dir.as_deref()).map_err(|e| ServerError::Storage(e.0))?;
+    let identity = match &config.identity {
+        Some(identity) => identity.clone(),
+        None => Arc::new(match &config.data_dir {
+            Some(dir) => tls::Identity::load_or_create(dir, &tls_names())?,
+            None => tls::Identity::ephemeral(&tls_names())?,
+        }),
+    };
+    let tls = tokio_rustls::TlsAcceptor::from(identity.server_config()?);
     let settings = settings(&config);
     // One shard per worker thread, so that a broadcast's writes use every core.
     let (slow, slow_rx) = mpsc::unbounded_channel();
@@ -114,12 +125,14 @@ pub async fn run(
         allowed_origins: config.allowed_origins.clone(),
         ws_config: ws_config(config.limits.max_frame_bytes as usize),
         shards: shards.clone(),
+        tls,
+        fingerprint: identity.fingerprint(),
     });
     let clock = Clock::start();
     let (inbox, inbox_rx) = mpsc::channel(INBOX);
     let room = tokio::spawn(room_task(RoomCore::new(settings, store), inbox_rx, slow_rx, shards, clock));
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, rooms = config.rooms.len(), "hearth server listening");
+        tracing::info!(%addr, rooms = config.rooms.len(), fingerprint = %identity.fingerprint(), "hearth server listening");
     }
 
     let mut conns = JoinSet::new();
@@ -173,6 +186,17 @@ struct Shared {
     allowed_origins: Vec<String>,
     ws_config: WebSocketConfig,
     shards: Shards,
+    /// Terminates HTTPS and WSS on the same port (see [`connection`]).
+    tls: tokio_rustls::TlsAcceptor,
+    /// The certificate's, for the page to show.
+    fingerprint: hearth_wire::Fingerprint,
+}
+
+/// The names a new certificate lists. Browsers are asked to accept it by hand anyway (no
+/// authority vouches for a LAN address), and native clients pin its fingerprint rather
+/// than check names, so these are for the certificate viewer's benefit.
+fn tls_names() -> Vec<String> {
+    vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]
 }
 
 /// tungstenite's defaults allocate 128 KiB buffers per socket and accept 64 MiB messages;
@@ -430,18 +454,94 @@ fn only_this_computer_is_loopback() {
     }
 }
 
-/// One socket from accept to close.
-async fn connection(
+/// The first byte of every TLS connection: a handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// How long the plaintext side of a TLS connection may stay open after the server is done
+/// with it, for the client to read the rest and say goodbye.
+const TLS_LINGER: Duration = Duration::from_secs(5);
+
+/// Whether a connection arrived over TLS (HTTPS, WSS) or in plaintext.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Plain,
+    Tls,
+}
+
+/// One socket from accept to close: TLS or plaintext, told apart by the first byte.
+async fn connection(stream: TcpStream, peer: SocketAddr, id: ConnId, inbox: mpsc::Sender<Input>, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_DEADLINE, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
+        Ok(Ok(1)) => return serve(stream, peer, Transport::Plain, id, inbox, shared).await,
+        _ => return,
+    }
+    let mut secure = match tokio::time::timeout(HANDSHAKE_DEADLINE, shared.tls.accept(stream)).await {
+        Ok(Ok(secure)) => secure,
+        Ok(Err(e)) => {
+            // Usually a browser that has not accepted the certificate yet: it hangs up.
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    // The fan-out shards write raw TCP sockets with writev (see `fanout.rs`), so a TLS
+    // connection is served as a plaintext one over an in-process loopback pair, with this
+    // task encrypting between the two. Only browser guests pay for the extra hop.
+    let (outer, inner) = match loopback_pair().await {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "no loopback pair for a TLS connection");
+            return;
+        }
+    };
+    let (done, finished) = oneshot::channel::<()>();
+    let served = async move {
+        serve(inner, peer, Transport::Tls, id, inbox, shared).await;
+        let _ = done.send(());
+    };
+    let piped = async move {
+        let mut outer = outer;
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut secure, &mut outer) => {}
+            // A client that keeps its side open after the server closed its own must not
+            // keep the task alive.
+            () = async {
+                let _ = finished.await;
+                tokio::time::sleep(TLS_LINGER).await;
+            } => {}
+        }
+    };
+    tokio::join!(served, piped);
+}
+
+/// Two connected TCP sockets on 127.0.0.1.
+async fn loopback_pair() -> std::io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (outer, inner) = (outer?, inner?.0);
+    outer.set_nodelay(true)?;
+    inner.set_nodelay(true)?;
+    Ok((outer, inner))
+}
+
+/// Serves one plaintext stream: `transport` says how it reached us, `peer` who sent it.
+async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
+    transport: Transport,
     id: ConnId,
     inbox: mpsc::Sender<Input>,
     shared: Arc<Shared>,
 ) {
-    let _ = stream.set_nodelay(true);
+    // Plaintext is readable by the whole LAN: only this computer gets the web client and
+    // browser WebSockets that way (native clients still may; see docs/protocol.md).
+    let private = transport == Transport::Tls || is_loopback(peer.ip());
     match http::classify(&stream, HANDSHAKE_DEADLINE).await {
         http::Request::Upgrade => {}
-        http::Request::Plain { path } => {
+        http::Request::Plain { path, host } => {
             if path == "/health" {
                 let (reply, answer) = oneshot::channel();
                 let _ = inbox.send(Input::Health { reply }).await;
@@ -451,14 +551,21 @@ async fn connection(
                     env!("CARGO_PKG_VERSION")
                 );
                 http::respond(&mut stream, "200 OK", "application/json", &body).await;
-            } else if !is_loopback(peer.ip()) {
-                // Browsers give a page the microphone only in a secure context, and plain
-                // HTTP is readable by the whole LAN: the web client goes to other computers
-                // over HTTPS only.
-                let body = "Browsers on other computers can join this room only over HTTPS, which this \
-                            server does not offer yet. Join it from the Hearth app.\n";
-                http::respond(&mut stream, "403 Forbidden", "text/plain; charset=utf-8", body).await;
-            } else if let Some(page) = web::page(&path) {
+            } else if !private {
+                // Browsers give a page the microphone only in a secure context: send the
+                // guest to the same address over HTTPS.
+                match host.filter(|h| http::is_host(h)) {
+                    Some(host) => {
+                        let location = format!("https://{host}{path}");
+                        let headers = [("Location", location.as_str()), ("Content-Type", "text/plain; charset=utf-8")];
+                        http::respond_with(&mut stream, "308 Permanent Redirect", &headers, b"Use HTTPS.\n").await;
+                    }
+                    None => {
+                        let body = "Open this room over https:// from other computers.\n";
+                        http::respond(&mut stream, "400 Bad Request", "text/plain; charset=utf-8", body).await;
+                    }
+                }
+            } else if let Some(page) = web::page(&path, shared.fingerprint) {
                 let mut headers = vec![("Content-Type", page.content_type), ("Cache-Control", page.cache_control)];
                 if page.is_document {
                     headers.push(("Content-Security-Policy", web::CONTENT_SECURITY_POLICY));
@@ -486,6 +593,12 @@ async fn connection(
     let check_origin = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let origin = header("origin");
+        if origin.is_some() && !private {
+            let body = "browsers on other computers must connect over wss://\n".to_owned();
+            let mut refused = ErrorResponse::new(Some(body));
+            *refused.status_mut() = ::http::StatusCode::FORBIDDEN;
+            return Err(refused);
+        }
         if http::origin_allowed(origin, header("host"), origins) {
             return Ok(resp);
         }

@@ -131,12 +131,7 @@ impl Identity {
         key_path: &Path,
         names: &[String],
     ) -> Result<Identity, TlsError> {
-        let mut names = names.to_vec();
-        if names.is_empty() {
-            names.push("localhost".to_owned());
-        }
-        let made = rcgen::generate_simple_self_signed(names)
-            .map_err(|e| TlsError::Crypto(format!("making the certificate: {e}")))?;
+        let made = generate(names)?;
         std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
             path: dir.to_owned(),
             source,
@@ -147,6 +142,15 @@ impl Identity {
             path: cert_path.to_owned(),
             source,
         })?;
+        let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+            .map_err(|e| TlsError::Crypto(format!("the new key: {e}")))?;
+        Ok(Identity::new(made.cert.der().clone(), key))
+    }
+
+    /// A new identity kept nowhere, for a server without a data directory: its fingerprint
+    /// changes with every start, so links to it cannot be pinned for long.
+    pub fn ephemeral(names: &[String]) -> Result<Identity, TlsError> {
+        let made = generate(names)?;
         let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
             .map_err(|e| TlsError::Crypto(format!("the new key: {e}")))?;
         Ok(Identity::new(made.cert.der().clone(), key))
@@ -184,6 +188,16 @@ impl Identity {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
+}
+
+/// A self-signed certificate for `names` (`localhost` when there are none).
+fn generate(names: &[String]) -> Result<rcgen::CertifiedKey<rcgen::KeyPair>, TlsError> {
+    let mut names = names.to_vec();
+    if names.is_empty() {
+        names.push("localhost".to_owned());
+    }
+    rcgen::generate_simple_self_signed(names)
+        .map_err(|e| TlsError::Crypto(format!("making the certificate: {e}")))
 }
 
 /// Writes a file only its owner can read (on Unix; elsewhere the data directory's own

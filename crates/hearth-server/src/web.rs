@@ -4,6 +4,8 @@
 //! A path is served only if it is exactly one of the embedded files (or a page path, which
 //! gets `index.html`), so no request can reach the file system.
 
+use hearth_wire::Fingerprint;
+
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 }
@@ -44,7 +46,9 @@ fn index() -> Option<&'static [u8]> {
 }
 
 /// The response for `GET target` (a request target, query and all), or `None` for 404.
-pub(crate) fn page(target: &str) -> Option<Page> {
+/// The page carries `fingerprint`, the server certificate's, for the guest to compare with
+/// the host's screen.
+pub(crate) fn page(target: &str, fingerprint: Fingerprint) -> Option<Page> {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if let Some((_, body)) = assets::ASSETS.iter().find(|(p, _)| *p == path && *p != "/index.html") {
         return Some(Page {
@@ -65,9 +69,11 @@ pub(crate) fn page(target: &str) -> Option<Page> {
         return None;
     }
     let html = String::from_utf8_lossy(index()?);
+    // The fingerprint is hex digits and colons only, so it needs no escaping.
+    let tags = format!("{SERVED_TAG}\n<meta name=\"hearth-fingerprint\" content=\"{fingerprint}\">\n");
     let tagged = match html.find("</head>") {
-        Some(at) => format!("{}{SERVED_TAG}\n{}", &html[..at], &html[at..]),
-        None => format!("{SERVED_TAG}\n{html}"),
+        Some(at) => format!("{}{tags}{}", &html[..at], &html[at..]),
+        None => format!("{tags}{html}"),
     };
     Some(Page {
         content_type: "text/html; charset=utf-8",
@@ -98,6 +104,7 @@ mod tests {
 
     #[test]
     fn only_embedded_files_and_page_paths_are_served() {
+        let fingerprint = Fingerprint::of_certificate(b"a certificate");
         for bad in [
             "/../Cargo.toml",
             "/assets/../../secret",
@@ -106,23 +113,24 @@ mod tests {
             "//etc/passwd",
             "",
         ] {
-            assert!(page(bad).is_none(), "{bad} was served");
+            assert!(page(bad, fingerprint).is_none(), "{bad} was served");
         }
         if !has_client() {
-            assert!(page("/").is_none(), "no page without a built client");
+            assert!(page("/", fingerprint).is_none(), "no page without a built client");
             return;
         }
-        let home = page("/?join=1").expect("the page");
+        let home = page("/?join=1", fingerprint).expect("the page");
         let html = String::from_utf8_lossy(&home.body).into_owned();
         assert_eq!(html.matches(SERVED_TAG).count(), 1, "{html}");
+        assert!(html.contains(&format!(r#"<meta name="hearth-fingerprint" content="{fingerprint}">"#)), "{html}");
         assert!(home.is_document);
-        let room = page("/lan-party").expect("a room path gets the page too");
+        let room = page("/lan-party", fingerprint).expect("a room path gets the page too");
         assert_eq!(room.body, home.body);
         let (asset, _) = assets::ASSETS
             .iter()
             .find(|(p, _)| p.ends_with(".js"))
             .expect("a script");
-        let script = page(asset).expect("the script");
+        let script = page(asset, fingerprint).expect("the script");
         assert_eq!(script.content_type, "text/javascript; charset=utf-8");
         assert!(script.cache_control.contains("immutable"));
     }

@@ -1,5 +1,6 @@
-//! A browser guest: real Chromium loads the web client from the server's own port (plain
-//! HTTP, allowed on loopback), joins the room and chats with a native client.
+//! A browser guest: real Chromium loads the web client from the server's own port over
+//! HTTPS (the self-signed certificate accepted), joins the room and chats with a native
+//! client.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -28,7 +29,7 @@ async fn a_browser_guest_chats_with_a_native_client() {
 
     let mut browser = tokio::process::Command::new("node")
         .arg(root.join("crates/hearth-server/tests/browser/chat.mjs"))
-        .arg(format!("http://{}/lobby", server.addr))
+        .arg(format!("https://{}/lobby", server.addr))
         .arg(&shots)
         .env("PLAYWRIGHT_CORE", playwright.join("index.mjs"))
         .current_dir(root.join("ui"))

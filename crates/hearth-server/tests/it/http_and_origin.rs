@@ -1,6 +1,7 @@
 //! The HTTP side of the port: `/health`, and the Origin rule for browsers.
 
 use hearth_client::{ClientError, Connection};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{TestServer, config, join};
@@ -82,5 +83,99 @@ async fn a_foreign_origin_is_refused_and_own_origins_are_allowed() {
     }
     let same_host = format!("http://{}", server.addr);
     Connection::connect(&server.url, Some(&same_host)).await.expect("the server's own origin is allowed");
+    server.stop().await;
+}
+
+/// `GET path` over HTTPS, trusting exactly the certificate with `pin`.
+async fn https_get(addr: std::net::SocketAddr, pin: hearth_wire::Fingerprint, path: &str) -> String {
+    let config = hearth_client::pin::pinned_config(pin).expect("client config");
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::IpAddress(addr.ip().into());
+    let mut tls = connector.connect(name, tcp).await.expect("TLS with the pinned certificate");
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    // The server closes without a TLS close_notify only if it is broken; either way the
+    // bytes read so far are the answer.
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An address of this computer that is not loopback, if it has one (its LAN address).
+fn lan_address() -> Option<std::net::IpAddr> {
+    // Connecting a UDP socket sends nothing; it only asks the kernel for a route.
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("192.0.2.200:9").or_else(|_| probe.connect("10.255.255.254:9")).ok()?;
+    Some(probe.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_and_wss_share_the_port_and_plain_http_stays_on_this_computer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(None);
+    cfg.data_dir = Some(dir.path().to_owned());
+    let server = TestServer::start_on("0.0.0.0:0".parse().unwrap(), cfg).await;
+    let port = server.addr.port();
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let identity = hearth_server::tls::Identity::load_or_create(dir.path(), &[]).unwrap();
+    let pin = identity.fingerprint();
+
+    // Over HTTPS the health check and (with a built client) the page answer, and the page
+    // names the certificate's fingerprint for the guest to compare.
+    let health = https_get(local, pin, "/health").await;
+    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
+    if hearth_server::web::has_client() {
+        let page = https_get(local, pin, "/lobby").await;
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{}", &page[..page.len().min(300)]);
+        assert!(page.contains(&format!(r#"<meta name="hearth-fingerprint" content="{pin}">"#)), "{page}");
+    }
+
+    // A native client joins over WSS on the same port, and one over plain WS beside it.
+    let mut options = hearth_client::ClientOptions::new(Some("lobby".into()), "secure");
+    options.pin = Some(pin);
+    let mut secure = hearth_client::Client::connect(&format!("wss://{local}/lobby"), options).await.expect("WSS");
+    let joined = tokio::time::timeout(crate::support::WAIT, async {
+        loop {
+            match secure.next_event().await {
+                Some(hearth_client::Event::Joined { .. }) => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(joined, Ok(true), "joined over WSS");
+    let mut plain = join(&server, "plain").await;
+    let _ = &mut plain;
+
+    // A handshake that is not TLS after the 0x16 byte, and silence, cost nothing: the
+    // server still answers.
+    let mut junk = tokio::net::TcpStream::connect(local).await.unwrap();
+    junk.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 0, 0, 0]).await.unwrap();
+    assert!(http_get(local, "/health").await.starts_with("HTTP/1.1 200 OK"));
+
+    // From another computer (this one's LAN address), plain HTTP pages redirect to HTTPS
+    // and a browser's plain WebSocket is refused.
+    let Some(lan) = lan_address() else {
+        eprintln!("SKIPPED the LAN half: this computer has no address besides loopback");
+        server.stop().await;
+        return;
+    };
+    let lan = std::net::SocketAddr::new(lan, port);
+    let page = http_get(lan, "/lobby").await;
+    assert!(page.starts_with("HTTP/1.1 308"), "{page}");
+    assert!(page.contains(&format!("Location: https://{lan}/lobby\r\n")), "{page}");
+    let url = format!("ws://{lan}/lobby");
+    match Connection::connect(&url, Some(&format!("http://{lan}"))).await {
+        Err(ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+            assert_eq!(resp.status(), 403);
+            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("wss://"), "{body}");
+        }
+        other => panic!("a browser's plain WebSocket from the LAN was not refused: {:?}", other.map(drop)),
+    }
+    // Over HTTPS the same address is fine.
+    let page = https_get(lan, pin, "/health").await;
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     server.stop().await;
 }

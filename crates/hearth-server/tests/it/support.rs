@@ -22,8 +22,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let addr = listener.local_addr().unwrap();
+        TestServer::start_on("127.0.0.1:0".parse().unwrap(), config).await
+    }
+
+    /// Starts a server listening on `addr` (e.g. every interface); `url` and `addr` name its
+    /// loopback address.
+    pub async fn start_on(addr: std::net::SocketAddr, config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], listener.local_addr().unwrap().port()));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hearth_server::run(listener, config, async {
             let _ = stopped.await;

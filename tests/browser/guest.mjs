@@ -1,0 +1,65 @@
+// A browser guest for the Rust tests: Debian's Chromium, headless, driven by playwright-core
+// from ui/node_modules (the test passes its path in PLAYWRIGHT_CORE, since ES module
+// resolution from this folder does not search there). Chromium's fake devices stand in
+// for the microphone (a beep) and the camera (a moving pattern), and its fake permission
+// prompt says yes.
+import { pathToFileURL } from "node:url";
+
+const { chromium } = await import(pathToFileURL(process.env.PLAYWRIGHT_CORE).href);
+
+/** Problems seen on the page; the script fails if there are any. */
+export const failures = [];
+
+/**
+ * Opens `url` (the served page, over HTTPS with the server's self-signed certificate,
+ * which the guest accepts as a person would after comparing fingerprints), joins the room
+ * from the prefilled form as `name` and returns the page once connected.
+ */
+export async function joinAsGuest(url, name, extraArgs = []) {
+  const browser = await chromium.launch({
+    executablePath: process.env.HEARTH_CHROMIUM || "/usr/bin/chromium",
+    // No sandbox as root, no GPU, no background connections to the (closed) internet, and
+    // fake media devices with a fake permission prompt.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      // Tabs in the background must not be throttled while a test waits on them.
+      "--autoplay-policy=no-user-gesture-required",
+      ...extraArgs,
+    ],
+  });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && failures.push(`console error: ${m.text()}`));
+  await page.goto(url);
+  const address = page.getByTestId("join-address");
+  await address.waitFor();
+  const prefilled = await address.inputValue();
+  if (!url.endsWith(prefilled.split("/").slice(1).join("/"))) failures.push(`join form prefilled with ${prefilled}`);
+  await page.getByTestId("join-name").fill(name);
+  await page.getByTestId("join-submit").click();
+  await page.waitForFunction(
+    () => document.querySelector("[data-testid=connection]")?.dataset.state === "connected",
+    null,
+    { timeout: 15000 },
+  );
+  return { browser, page };
+}
+
+/** Ends the script: closes the browser and exits non-zero if anything went wrong. */
+export async function finish(browser, error) {
+  if (error) failures.push(String(error?.stack ?? error));
+  await browser?.close();
+  if (failures.length) {
+    console.error(failures.join("\n"));
+    process.exit(1);
+  }
+}
