@@ -15,7 +15,7 @@ export const failures = [];
  * which the guest accepts as a person would after comparing fingerprints), joins the room
  * from the prefilled form as `name` and returns the page once connected.
  */
-export async function joinAsGuest(url, name, extraArgs = []) {
+export async function joinAsGuest(url, name, { extraArgs = [], initScript } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.HEARTH_CHROMIUM || "/usr/bin/chromium",
     // No sandbox as root, no GPU, no background connections to the (closed) internet, and
@@ -36,6 +36,7 @@ export async function joinAsGuest(url, name, extraArgs = []) {
     ],
   });
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && failures.push(`console error: ${m.text()}`));
@@ -56,10 +57,55 @@ export async function joinAsGuest(url, name, extraArgs = []) {
 
 /** Ends the script: closes the browser and exits non-zero if anything went wrong. */
 export async function finish(browser, error) {
-  if (error) failures.push(String(error?.stack ?? error));
+  if (error) {
+    failures.push(String(error?.stack ?? error));
+    // What the guest saw, for whoever reads the failure.
+    const page = browser?.contexts()[0]?.pages()[0];
+    const text = await page?.evaluate(() => document.body.innerText).catch(() => null);
+    if (text) failures.push(`the page showed:\n${text}`);
+  }
   await browser?.close();
+  process.stdin.destroy();
   if (failures.length) {
     console.error(failures.join("\n"));
     process.exit(1);
   }
+}
+
+/** Lines the Rust test sends on standard input, one promise at a time. */
+const pending = [];
+const waiting = [];
+process.stdin.setEncoding("utf8");
+let partial = "";
+process.stdin.on("data", (chunk) => {
+  partial += chunk;
+  let at;
+  while ((at = partial.indexOf("\n")) >= 0) {
+    const line = partial.slice(0, at);
+    partial = partial.slice(at + 1);
+    const next = waiting.shift();
+    if (next) next(line);
+    else pending.push(line);
+  }
+});
+
+/** The next line from the Rust test. */
+export function nextLine() {
+  if (pending.length) return Promise.resolve(pending.shift());
+  return new Promise((resolve) => waiting.push(resolve));
+}
+
+/**
+ * An init script that keeps every remote track the page's peer connections receive in
+ * `window.__remoteTracks`, so the test can listen to and look at them as a person would.
+ */
+export function recordRemoteTracks() {
+  window.__remoteTracks = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("track", (e) => window.__remoteTracks.push(e.track));
+    }
+  };
 }

@@ -27,9 +27,13 @@ export function servedSocketUrl(doc: Pick<Document, "querySelector">, loc: { pro
   return socketUrl(loc);
 }
 
+/** Whether the page runs inside the Tauri shell (which always gets the shell's backend). */
+export function inTauriShell(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
 export async function selectBackend(): Promise<Backend> {
-  const inTauri = typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
-  if (inTauri) return tauriBackend();
+  if (inTauriShell()) return tauriBackend();
   const url = typeof document !== "undefined" ? servedSocketUrl(document, location) : null;
   if (url) {
     const { webBackend } = await import("./web");

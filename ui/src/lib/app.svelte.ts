@@ -2,10 +2,11 @@
 // (which screen is shown, settings being edited). Components read `app` and `ui` directly and
 // call the backend through `call`, which turns a refusal into a notice.
 
-import { selectBackend, type Backend } from "../ipc";
+import { inTauriShell, selectBackend, type Backend } from "../ipc";
 import type { AppEvent, DeviceList, RecentServer, Settings } from "../ipc/types";
 import { completeSettings, type UiSettings } from "../ipc/defaults";
 import { errorMessage } from "./errors";
+import { pageFingerprint, type PageFingerprint } from "./fingerprint";
 import { apply, expireTyping, initialState, pushNotice } from "./state";
 import { FrameRouter } from "./video";
 
@@ -24,6 +25,11 @@ export const ui = $state({
   volumes: {} as Record<number, number>,
   localMutes: {} as Record<number, boolean>,
   ready: false,
+  /**
+   * On a page a Hearth server served (the browser backend): its certificate's fingerprint and
+   * how it compares with the one the page's link names (#fp=…). Null in the shell and the mock.
+   */
+  fingerprint: null as PageFingerprint | null,
 });
 
 export const frames = new FrameRouter();
@@ -88,6 +94,14 @@ export function applyTheme(theme: Settings["theme"]): void {
 }
 
 export async function startApp(): Promise<void> {
+  // The served certificate's fingerprint, for the join form; read first, so the form never
+  // offers to join before a mismatch is known. The same page can be given another link that
+  // differs only after the "#" (no reload), so it follows the hash.
+  if (!inTauriShell()) {
+    const readFingerprint = () => (ui.fingerprint = pageFingerprint(document, location.hash));
+    readFingerprint();
+    if (ui.fingerprint) addEventListener("hashchange", readFingerprint);
+  }
   backendRef = await selectBackend();
   const b = backendRef;
   // Subscribe before asking for anything, so no change in between is missed.

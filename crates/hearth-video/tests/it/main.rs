@@ -1,5 +1,6 @@
 //! The camera session's integration tests: one binary, one module per concern.
 
+mod browser;
 mod camera;
 mod faults;
 mod impaired;

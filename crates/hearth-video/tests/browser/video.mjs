@@ -1,0 +1,48 @@
+// A browser guest and a native member with cameras. The guest turns on Chromium's fake
+// camera and opens the native member's test pattern; the page counts the frames its tile
+// shows. Printed lines (the protocol with the Rust test): "joined", "camera on",
+// "frames <count> <width>x<height>", "shot"; the test says "done" when it has decoded
+// enough of the guest's camera. Usage: node video.mjs <url> <shots>
+import { finish, joinAsGuest, nextLine } from "../../../../tests/browser/guest.mjs";
+
+const [url, shots] = process.argv.slice(2);
+let browser;
+let error;
+try {
+  const guest = await joinAsGuest(url, "guest");
+  browser = guest.browser;
+  const page = guest.page;
+  console.log("joined");
+  await page.getByTestId("camera-toggle").click();
+  await page.waitForFunction(() => document.querySelector("[data-testid=camera-toggle]")?.getAttribute("aria-pressed") === "true", null, { timeout: 15000 });
+  console.log("camera on");
+
+  // Turning the camera on shows the video panel (with our preview) by itself.
+  await page.getByTestId("video-panel").waitFor();
+  await page.locator("[data-testid=open-camera][data-name=native]").click({ timeout: 15000 });
+  // Two seconds of the native member's tile (not our own preview), frame by frame as the
+  // page paints them.
+  const seen = await page.evaluate(async () => {
+    const started = Date.now();
+    let video;
+    while (!(video = document.querySelector('[data-testid=video-tile]:not([data-member=""]) video')) || video.videoWidth === 0) {
+      if (Date.now() - started > 15000) throw new Error("no playing video in a tile");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    let frames = 0;
+    const count = () => {
+      frames++;
+      video.requestVideoFrameCallback(count);
+    };
+    video.requestVideoFrameCallback(count);
+    await new Promise((r) => setTimeout(r, 2000));
+    return `${frames} ${video.videoWidth}x${video.videoHeight}`;
+  });
+  console.log(`frames ${seen}`);
+  await page.screenshot({ path: `${shots}/browser-guest-video.png` });
+  console.log("shot");
+  await nextLine();
+} catch (e) {
+  error = e;
+}
+await finish(browser, error);
