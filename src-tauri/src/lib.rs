@@ -754,7 +754,8 @@ mod tests {
         assert!(
             started["join_link"]
                 .as_str()
-                .is_some_and(|l| l.ends_with(&format!(":{port}/party"))),
+                .and_then(|l| l.split_once("#fp="))
+                .is_some_and(|(l, pin)| l.starts_with("https://") && l.ends_with(&format!(":{port}/party")) && pin.len() == 64),
             "{started}"
         );
         assert!(

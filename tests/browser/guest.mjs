@@ -109,3 +109,21 @@ export function recordRemoteTracks() {
     }
   };
 }
+
+/**
+ * The whole of a test script: joins `url` as `name` (see `joinAsGuest`), runs `steps` with
+ * the page, and ends the script with its verdict.
+ */
+export async function runGuest(url, name, options, steps) {
+  let browser;
+  let error;
+  try {
+    const guest = await joinAsGuest(url, name, options);
+    browser = guest.browser;
+    console.log("joined");
+    await steps(guest.page);
+  } catch (e) {
+    error = e;
+  }
+  await finish(browser, error);
+}

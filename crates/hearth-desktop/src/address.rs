@@ -1,5 +1,7 @@
 //! What a user types (or a link carries) to join a room, turned into a WebSocket URL.
 
+use hearth_wire::Fingerprint;
+
 /// The port `hearth-server` and the host toggle use unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7777;
 
@@ -12,41 +14,67 @@ pub struct JoinAddress {
     pub port: u16,
     /// The room, if the address names one.
     pub room: Option<String>,
+    /// The server certificate's fingerprint the link names (`#fp=`): the connection goes over
+    /// WSS and trusts exactly that certificate.
+    pub pin: Option<Fingerprint>,
+    /// Whether the address asked for TLS (`wss://` or `https://`) without naming a pin.
+    pub secure: bool,
 }
 
 impl JoinAddress {
-    /// The WebSocket URL to connect to.
+    /// The WebSocket URL to connect to: WSS when the address is pinned or asked for TLS.
     pub fn url(&self) -> String {
-        match &self.room {
-            Some(room) => format!("ws://{}:{}/{}", self.host, self.port, room),
-            None => format!("ws://{}:{}/", self.host, self.port),
-        }
+        let scheme = if self.pin.is_some() || self.secure { "wss" } else { "ws" };
+        let room = self.room.as_deref().unwrap_or("");
+        format!("{scheme}://{}:{}/{room}", self.host, self.port)
     }
 
-    /// The `hearth://` link for this address.
+    /// The `hearth://` link for this address, with its pin.
     pub fn link(&self) -> String {
-        match &self.room {
-            Some(room) => format!("hearth://{}:{}/{}", self.host, self.port, room),
-            None => format!("hearth://{}:{}", self.host, self.port),
+        let mut link = format!("hearth://{}:{}", self.host, self.port);
+        if let Some(room) = &self.room {
+            link.push('/');
+            link.push_str(room);
         }
+        if let Some(pin) = &self.pin {
+            link.push_str(&format!("#fp={}", pin.hex()));
+        }
+        link
     }
 }
 
-/// Parses `host`, `host:port`, `host:port/room`, and the same behind `ws://` or `hearth://`.
+/// The join link a host shows (and its QR code carries): the HTTPS address of the room, which
+/// opens the web client in any browser and which the app accepts too, with the certificate's
+/// fingerprint after `#` (browsers never send it to the server).
+pub fn share_link(host: &str, port: u16, room: &str, pin: Fingerprint) -> String {
+    format!("https://{host}:{port}/{room}#fp={}", pin.hex())
+}
+
+/// Parses `host`, `host:port`, `host:port/room`, and the same behind `ws://`, `wss://`,
+/// `http://`, `https://` or `hearth://`, with an optional `#fp=<fingerprint>` pin at the end.
 /// The error says what is wrong, in words for the user.
 pub fn parse(input: &str) -> Result<JoinAddress, String> {
     let text = input.trim();
     if text.is_empty() {
         return Err("Enter the address of a Hearth server, like 192.168.1.20:7777.".into());
     }
+    let (text, fragment) = text.split_once('#').unwrap_or((text, ""));
+    let mut pin = None;
+    for part in fragment.split('&').filter(|p| !p.is_empty()) {
+        if let Some(value) = part.strip_prefix("fp=") {
+            pin = Some(value.parse::<Fingerprint>().map_err(|_| {
+                "The link's certificate fingerprint (after #fp=) is damaged; ask the host for the link again."
+                    .to_string()
+            })?);
+        }
+    }
+    let mut secure = false;
     let rest = if let Some((scheme, rest)) = text.split_once("://") {
         match scheme.to_ascii_lowercase().as_str() {
-            "ws" | "hearth" => rest,
-            "wss" | "https" | "http" => {
-                return Err(format!(
-                    "{scheme}:// addresses are not supported yet; use the host and port, like \
-                     192.168.1.20:7777."
-                ));
+            "ws" | "hearth" | "http" => rest,
+            "wss" | "https" => {
+                secure = true;
+                rest
             }
             _ => return Err(format!("\"{scheme}://\" is not a Hearth address.")),
         }
@@ -66,6 +94,8 @@ pub fn parse(input: &str) -> Result<JoinAddress, String> {
         host: host.to_string(),
         port,
         room: (!room.is_empty()).then(|| room.to_string()),
+        pin,
+        secure,
     })
 }
 
@@ -108,6 +138,8 @@ mod tests {
             host: h.into(),
             port: p,
             room: r.map(Into::into),
+            pin: None,
+            secure: false,
         };
         assert_eq!(parse("192.168.1.20"), Ok(a("192.168.1.20", 7777, None)));
         assert_eq!(
@@ -131,6 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn share_links_carry_the_pin_and_connect_over_wss() {
+        let pin = Fingerprint::of_certificate(b"a certificate");
+        let link = share_link("192.168.1.20", 7777, "lobby", pin);
+        assert_eq!(link, format!("https://192.168.1.20:7777/lobby#fp={}", pin.hex()));
+        let parsed = parse(&link).unwrap();
+        assert_eq!(parsed.pin, Some(pin));
+        assert_eq!(parsed.url(), "wss://192.168.1.20:7777/lobby");
+        assert_eq!(parsed.link(), format!("hearth://192.168.1.20:7777/lobby#fp={}", pin.hex()));
+        // The app's own links keep the pin through a round trip; colons are allowed too.
+        for again in [parsed.link(), format!("hearth://192.168.1.20:7777/lobby#fp={pin}")] {
+            let again = parse(&again).unwrap();
+            assert_eq!((again.pin, again.url()), (parsed.pin, parsed.url()));
+        }
+        // TLS without a pin is asked for by the scheme alone.
+        let plain_tls = parse("wss://chat.example:443/lobby").unwrap();
+        assert_eq!((plain_tls.pin, plain_tls.url().as_str()), (None, "wss://chat.example:443/lobby"));
+        let damaged = parse("https://192.168.1.20:7777/lobby#fp=abc").unwrap_err();
+        assert!(damaged.contains("damaged"), "{damaged}");
+    }
+
+    #[test]
     fn bad_addresses_are_explained() {
         for (input, words) in [
             ("", "Enter the address"),
@@ -138,7 +191,6 @@ mod tests {
             ("host:99999", "not a port"),
             ("host:abc", "not a port"),
             ("ftp://host", "not a Hearth address"),
-            ("https://host", "not supported"),
             ("host/a/b", "not a room"),
             ("[::1", "unclosed"),
             ("user@host", "not a host"),

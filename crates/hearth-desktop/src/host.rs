@@ -63,6 +63,9 @@ pub enum HostStatus {
         /// The mDNS service name the room is advertised under, when it is.
         #[serde(skip)]
         advertised: Option<String>,
+        /// The SHA-256 fingerprint of the server's TLS certificate, which join links carry.
+        #[serde(skip)]
+        fingerprint: Option<hearth_wire::Fingerprint>,
     },
 }
 
@@ -108,6 +111,10 @@ pub enum HostError {
     /// The server configuration was rejected before starting.
     #[error("The server settings are not valid: {0}.")]
     Config(String),
+    /// The server's certificate (for browser guests and pinned links) could not be loaded
+    /// or made.
+    #[error("The server's certificate: {0}.")]
+    Certificate(String),
     /// The OS random generator failed, so no operator token could be made.
     #[error("Could not generate a secure random token: {0}.")]
     Random(String),
@@ -128,6 +135,7 @@ impl HostError {
             HostError::Bind { .. } => "bind_failed",
             HostError::DataDir { .. } => "data_dir",
             HostError::Config(_) => "invalid_config",
+            HostError::Certificate(_) => "certificate",
             HostError::Random(_) => "random_failed",
             HostError::Gone => "shutting_down",
         }
@@ -326,7 +334,16 @@ impl Host {
             })?;
         }
         let operator_token = new_operator_token()?;
+        // Kept in the data directory, so join links (which carry its fingerprint) stay valid
+        // across restarts of the host.
+        let identity = match &self.data_dir {
+            Some(dir) => hearth_server::tls::Identity::load_or_create(dir, &[]),
+            None => hearth_server::tls::Identity::ephemeral(&[]),
+        }
+        .map_err(|e| HostError::Certificate(e.to_string()))?;
+        let fingerprint = identity.fingerprint();
         let mut config = Config {
+            identity: Some(std::sync::Arc::new(identity)),
             password: password.filter(|p| !p.is_empty()).map(Secret),
             operator_tokens: vec![operator_token.clone()],
             data_dir: self.data_dir.clone(),
@@ -395,6 +412,7 @@ impl Host {
             lan_address: lan_ip().map(|ip| SocketAddr::new(ip, address.port()).to_string()),
             password_protected,
             advertised,
+            fingerprint: Some(fingerprint),
         };
         self.status.send_replace(status.clone());
         Ok(status)

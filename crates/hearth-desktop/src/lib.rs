@@ -1382,6 +1382,7 @@ impl Core {
             address: address.clone(),
         });
         let mut options = ClientOptions::new(parsed.room.clone(), name.clone());
+        options.pin = parsed.pin;
         options.core.password = password.filter(|p| !p.is_empty());
         options.core.token = token;
         // Boxed: the pair is large, and it only exists on the way out.
@@ -1411,6 +1412,13 @@ impl Core {
                             code: Some(code),
                             message,
                         } => failed(code.as_str(), refusal(code, &message)),
+                        // The certificate is not the one the link pins (hearth-client's pin
+                        // check names both fingerprints).
+                        hearth_client::ClientError::Fatal { code: None, message }
+                            if parsed.pin.is_some() && message.contains("fingerprint") =>
+                        {
+                            failed("certificate_mismatch", format!("Hearth did not join {}: {message}.", parsed.link()))
+                        }
                         e => failed(
                             "unreachable",
                             format!("Could not reach a Hearth server at {}: {e}.", parsed.link()),
@@ -1714,6 +1722,7 @@ impl Core {
                 port,
                 lan_address,
                 password_protected,
+                fingerprint,
                 ..
             } => {
                 let room = self.host_room.clone().unwrap_or_default();
@@ -1727,7 +1736,10 @@ impl Core {
                     room_name: room.clone(),
                     password_protected: *password_protected,
                     lan_addresses,
-                    join_link: format!("hearth://{best}:{port}/{room}"),
+                    join_link: match fingerprint {
+                        Some(pin) => address::share_link(&best, *port, &room, *pin),
+                        None => format!("hearth://{best}:{port}/{room}"),
+                    },
                 }
             }
         }

@@ -39,6 +39,20 @@ describe("checkPassword", () => {
 import { checkName, parseAddress, parseChannelList, formatAddress, checkRoomName } from "./validate";
 
 describe("parseAddress", () => {
+  it("keeps a join link's pin and its wish for TLS", () => {
+    const hex = "ab".repeat(32);
+    const link = parseAddress(`https://192.168.1.20:7777/lobby#fp=${hex.toUpperCase()}`);
+    expect(link).toEqual({ ok: true, value: { host: "192.168.1.20", port: 7777, room: "lobby", pin: hex, secure: true } });
+    if (link.ok) expect(formatAddress(link.value)).toBe(`hearth://192.168.1.20:7777/lobby#fp=${hex}`);
+    const colons = parseAddress(`hearth://host:7777/lobby#fp=${"AB:".repeat(31)}AB`);
+    expect(colons.ok && colons.value.pin).toBe(hex);
+    const tls = parseAddress("wss://chat.example:443/friday");
+    expect(tls.ok && formatAddress(tls.value)).toBe("wss://chat.example:443/friday");
+    const damaged = parseAddress("https://host:7777/lobby#fp=abc");
+    expect(damaged.ok).toBe(false);
+    if (!damaged.ok) expect(damaged.message).toContain("damaged");
+  });
+
   it("accepts the usual forms with defaults", () => {
     expect(parseAddress("192.168.1.20:7777/lobby")).toEqual({ ok: true, value: { host: "192.168.1.20", port: 7777, room: "lobby" } });
     expect(parseAddress("hearth://example.org:7780/friday")).toEqual({ ok: true, value: { host: "example.org", port: 7780, room: "friday" } });
@@ -48,11 +62,11 @@ describe("parseAddress", () => {
   });
 
   it("refuses what is not an address, with a sentence", () => {
-    for (const bad of ["", "http://x:1/a", "host:99999/a", "a b", "javascript:alert(1)", "host:/x", "user@host"]) {
+    for (const bad of ["", "ftp://x:1/a", "host:99999/a", "a b", "javascript:alert(1)", "host:/x", "user@host"]) {
       const r = parseAddress(bad);
       expect(r.ok, bad).toBe(false);
     }
-    const r = parseAddress("http://x/a");
+    const r = parseAddress("ftp://x/a");
     expect(!r.ok && r.message).toMatch(/hearth:\/\//);
   });
 

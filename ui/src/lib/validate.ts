@@ -55,6 +55,10 @@ export interface ServerAddress {
   host: string;
   port: number;
   room: string;
+  /** The certificate fingerprint a join link names (`#fp=`, 64 hex digits, lower case). */
+  pin?: string;
+  /** The address asked for TLS (`wss://`, `https://`). */
+  secure?: boolean;
 }
 
 export const DEFAULT_PORT = 7777;
@@ -66,18 +70,31 @@ export const DEFAULT_ROOM = "lobby";
  * room to "lobby".
  */
 export function parseAddress(input: string): Checked<ServerAddress> {
-  const text = input.trim();
+  const whole = input.trim();
   const bad = (why: string): Checked<ServerAddress> => ({
     ok: false,
     message: `${why} Use host:port/room, for example 192.168.1.20:7777/lobby.`,
   });
-  if (text === "") return bad("Enter the server's address.");
-  const match = /^(?:(hearth|wss?):\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d+))?(?:\/([^?#]*))?\/?$/.exec(text);
+  if (whole === "") return bad("Enter the server's address.");
+  // A join link's fragment: the server certificate's fingerprint, which the app pins.
+  const hashAt = whole.indexOf("#");
+  const text = hashAt < 0 ? whole : whole.slice(0, hashAt);
+  let pin: string | undefined;
+  for (const part of hashAt < 0 ? [] : whole.slice(hashAt + 1).split("&")) {
+    if (!part.startsWith("fp=")) continue;
+    const hex = part.slice(3).replaceAll(":", "").toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      return { ok: false, message: "The link's certificate fingerprint (after #fp=) is damaged; ask the host for the link again." };
+    }
+    pin = hex;
+  }
+  const match = /^(?:(hearth|wss?|https?):\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s/:[\]@?#]+)(?::(\d+))?(?:\/([^?#]*))?\/?$/i.exec(text);
   if (!match) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return bad("Only hearth://, ws:// and wss:// addresses work here.");
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return bad("Only hearth://, https://, ws:// and wss:// addresses work here.");
     return bad(`"${text}" is not a server address.`);
   }
-  const [, , host, portText, roomText] = match;
+  const [, scheme, host, portText, roomText] = match;
+  const secure = /^(wss|https)$/i.test(scheme ?? "");
   let port = DEFAULT_PORT;
   if (portText !== undefined) {
     const checked = checkPort(portText);
@@ -92,12 +109,21 @@ export function parseAddress(input: string): Checked<ServerAddress> {
       return bad("The room name in the address is not valid.");
     }
   }
-  return { ok: true, value: { host, port, room } };
+  const value: ServerAddress = { host, port, room };
+  if (pin) value.pin = pin;
+  if (secure) value.secure = true;
+  return { ok: true, value };
 }
 
-/** The address in the form the backend's connect takes and recent servers show. */
+/**
+ * The address in the form the backend's connect takes and recent servers show; a pinned
+ * address keeps its fingerprint (the app then connects over WSS and trusts only that
+ * certificate).
+ */
 export function formatAddress(address: ServerAddress): string {
-  return `${address.host}:${address.port}/${encodeURIComponent(address.room)}`;
+  const plain = `${address.host}:${address.port}/${encodeURIComponent(address.room)}`;
+  if (address.pin) return `hearth://${plain}#fp=${address.pin}`;
+  return address.secure ? `wss://${plain}` : plain;
 }
 
 /** A room or channel name for the host form. */

@@ -53,7 +53,10 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     };
     assert_eq!(room_name, "party");
     assert!(password_protected);
-    assert!(join_link.starts_with("hearth://") && join_link.ends_with(&format!(":{port}/party")));
+    // The link opens the web client in a browser and pins the certificate in the app.
+    let (address_part, pin) = join_link.split_once("#fp=").expect("the link carries the fingerprint");
+    assert!(address_part.starts_with("https://") && address_part.ends_with(&format!(":{port}/party")), "{join_link}");
+    assert_eq!(pin.len(), 64, "{join_link}");
     expect(&mut host, "host status on", |e| {
         matches!(
             e,
@@ -98,8 +101,23 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
     })
     .await;
 
-    // A wrong password is refused in words, and the status says so.
-    let link = format!("hearth://127.0.0.1:{port}/party");
+    // A link naming another certificate is refused before anything is sent.
+    let wrong_pin = if pin.starts_with('0') { pin.replacen('0', "1", 1) } else { format!("0{}", &pin[1..]) };
+    let err = guest
+        .handle
+        .connect(format!("https://127.0.0.1:{port}/party#fp={wrong_pin}"), "guest".into(), Some("pw".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "certificate_mismatch", "{err:?}");
+    assert!(err.message.contains(&wrong_pin[..8]) && err.message.contains("fingerprint"), "{err:?}");
+    expect(&mut guest, "failed status", |e| {
+        matches!(e, AppEvent::Connection { status: ConnectionStatus::Failed { code, .. } } if code == "certificate_mismatch").then_some(())
+    })
+    .await;
+
+    // A wrong password is refused in words, and the status says so. The guest uses the
+    // host's link (over WSS, pinned), on this computer's loopback address.
+    let link = format!("https://127.0.0.1:{port}/party#fp={pin}");
     let err = guest
         .handle
         .connect(link.clone(), "guest".into(), Some("nope".into()))
@@ -113,7 +131,7 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
         _ => None,
     })
     .await;
-    assert_eq!(got, "bad_password");
+    assert_eq!(got, "bad_password", "{err:?}");
     guest
         .handle
         .connect(link, "guest".into(), Some("pw".into()))

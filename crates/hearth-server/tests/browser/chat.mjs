@@ -1,16 +1,10 @@
 // A browser guest opens the web client the server serves over HTTPS, joins the room from the
 // prefilled form and chats with the native client the Rust test runs. Printed lines are the
 // protocol with the test: "joined", "sent", "got: <text>". Usage: node chat.mjs <url> <shots>
-import { finish, joinAsGuest } from "../../../../tests/browser/guest.mjs";
+import { runGuest } from "../../../../tests/browser/guest.mjs";
 
 const [url, shots] = process.argv.slice(2);
-let browser;
-let error;
-try {
-  const guest = await joinAsGuest(url, "guest");
-  browser = guest.browser;
-  const page = guest.page;
-  console.log("joined");
+await runGuest(url, "guest", {}, async (page) => {
   await page.getByTestId("composer").fill("hello from the <b>browser</b>");
   await page.getByTestId("composer").press("Enter");
   console.log("sent");
@@ -22,7 +16,4 @@ try {
   );
   console.log(`got: ${await handle.jsonValue()}`);
   await page.screenshot({ path: `${shots}/browser-guest-chat.png` });
-} catch (e) {
-  error = e;
-}
-await finish(browser, error);
+});

@@ -3,16 +3,10 @@
 // shows. Printed lines (the protocol with the Rust test): "joined", "camera on",
 // "frames <count> <width>x<height>", "shot"; the test says "done" when it has decoded
 // enough of the guest's camera. Usage: node video.mjs <url> <shots>
-import { finish, joinAsGuest, nextLine } from "../../../../tests/browser/guest.mjs";
+import { runGuest, nextLine } from "../../../../tests/browser/guest.mjs";
 
 const [url, shots] = process.argv.slice(2);
-let browser;
-let error;
-try {
-  const guest = await joinAsGuest(url, "guest");
-  browser = guest.browser;
-  const page = guest.page;
-  console.log("joined");
+await runGuest(url, "guest", {}, async (page) => {
   await page.getByTestId("camera-toggle").click();
   await page.waitForFunction(() => document.querySelector("[data-testid=camera-toggle]")?.getAttribute("aria-pressed") === "true", null, { timeout: 15000 });
   console.log("camera on");
@@ -42,7 +36,4 @@ try {
   await page.screenshot({ path: `${shots}/browser-guest-video.png` });
   console.log("shot");
   await nextLine();
-} catch (e) {
-  error = e;
-}
-await finish(browser, error);
+});
