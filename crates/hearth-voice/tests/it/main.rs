@@ -2,6 +2,7 @@
 //! loopback UDP: synthetic audio in, and recorded audio out or (in `device`) a real cpal
 //! playback device on a PulseAudio null sink.
 
+mod browser;
 mod calls;
 mod device;
 mod impaired;

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultSettings } from "../defaults";
 import type { AppEvent, Member } from "../types";
+import { VoiceGate, type GateControl, type GateReport } from "./gate";
 import { WebMedia, type MediaHost } from "./media";
 
 class FakeTrack {
@@ -37,6 +38,7 @@ class FakePeer {
   connectionState = "new";
   localDescription: { type: string; sdp: string } | null = null;
   added: { kind: string; how: string; direction?: string }[] = [];
+  tracks: FakeTrack[] = [];
   closed = false;
   onnegotiationneeded: (() => void) | null = null;
   onicecandidate: ((ev: unknown) => void) | null = null;
@@ -50,6 +52,7 @@ class FakePeer {
   }
   addTrack(track: FakeTrack) {
     this.added.push({ kind: track.kind, how: "addTrack" });
+    this.tracks.push(track);
     this.needed();
   }
   addTransceiver(track: FakeTrack, init: { direction: string }) {
@@ -76,18 +79,53 @@ class FakePeer {
 }
 
 const node = () => ({ gain: { value: 1 }, connect: (x: unknown) => x, disconnect: () => {} });
+let gateNodes: FakeGateNode[] = [];
+let destinations: { stream: FakeStream }[] = [];
 class FakeAudioContext {
   state = "running";
   destination = {};
   currentTime = 0;
+  sampleRate = 48000;
+  audioWorklet = { modules: [] as string[], addModule: async (url: string) => void this.audioWorklet.modules.push(url) };
   createGain = node;
   createMediaStreamSource = node;
-  createAnalyser() {
-    return { fftSize: 1024, connect: () => {}, getFloatTimeDomainData: () => {} };
+  createMediaStreamDestination() {
+    const d = { ...node(), channelCount: 2, stream: new FakeStream([new FakeTrack("audio")]) };
+    destinations.push(d);
+    return d;
   }
   resume() {
     return Promise.resolve();
   }
+}
+
+/** The gate worklet, with the real gate run one silent block per control message. */
+class FakeGateNode {
+  gate = new VoiceGate(48000);
+  stopped = false;
+  port = {
+    onmessage: null as ((e: { data: GateReport }) => void) | null,
+    postMessage: (m: Partial<GateControl> | "stop") => {
+      if (m === "stop") this.stopped = true;
+      else {
+        this.gate.set(m);
+        this.block(0);
+      }
+    },
+  };
+  constructor(
+    _ctx: unknown,
+    readonly name: string,
+  ) {
+    gateNodes.push(this);
+  }
+  /** One 128-sample block of a constant value through the gate, reporting as the worklet does. */
+  block(value: number) {
+    const report = this.gate.process(new Float32Array(128).fill(value), new Float32Array(128));
+    if (report) this.port.onmessage?.({ data: report });
+  }
+  connect = (x: unknown) => x;
+  disconnect() {}
 }
 
 const member = (id: number, voice_channel: string | null): Member => ({
@@ -112,10 +150,13 @@ const settle = () => vi.advanceTimersByTimeAsync(1);
 beforeEach(() => {
   vi.useFakeTimers();
   pcs = [];
+  gateNodes = [];
+  destinations = [];
   sent = [];
   events = [];
   vi.stubGlobal("RTCPeerConnection", FakePeer);
   vi.stubGlobal("AudioContext", FakeAudioContext);
+  vi.stubGlobal("AudioWorkletNode", FakeGateNode);
   vi.stubGlobal("MediaStream", FakeStream);
   vi.stubGlobal("navigator", {
     mediaDevices: {
@@ -145,6 +186,8 @@ describe("WebMedia routing", () => {
     media.syncVoice([member(5, "voice"), member(3, "voice"), member(7, "voice"), member(9, "other"), member(2, null)]);
     expect(pcs.length).toBe(2);
     expect(pcs.map((p) => p.added)).toEqual([[{ kind: "audio", how: "addTrack" }], [{ kind: "audio", how: "addTrack" }]]);
+    // What the peers get is the gate's output, not the device's own track.
+    expect(pcs[0].tracks[0]).toBe(destinations[0].stream.getAudioTracks()[0]);
     expect(pcs[0].config).toEqual({ iceServers: [{ urls: ["stun:stun.example.org:3478"] }] });
     await settle();
     // Both offer (perfect negotiation settles any crossing); voice signals carry no camera.
@@ -226,5 +269,33 @@ describe("WebMedia routing", () => {
       { type: "speaking", speaking: true },
       { type: "speaking", speaking: false },
     ]);
+  });
+
+  it("speaking and the meter follow the gate in the audio path, which closes while muted", async () => {
+    await media.join("voice");
+    expect(gateNodes.length).toBe(1);
+    expect(gateNodes[0].name).toBe("hearth-voice-gate");
+    const gate = gateNodes[0];
+    // Loud (0.1 RMS is level 0.4, over the default threshold): open in that very block.
+    gate.block(0.1);
+    expect(sent).toEqual([{ type: "speaking", speaking: true }]);
+    // The meter, about 20 times a second (2400 samples at 48 kHz).
+    for (let i = 0; i < 40; i++) gate.block(0.1);
+    expect(events.filter((e) => e.type === "input_level").at(-1)).toEqual({ type: "input_level", level: expect.closeTo(0.4, 5) });
+    // Silence: held 300 ms, then closed.
+    for (let i = 0; i < 100; i++) gate.block(0);
+    expect(sent.length).toBe(1);
+    for (let i = 0; i < 30; i++) gate.block(0);
+    expect(sent).toEqual([
+      { type: "speaking", speaking: true },
+      { type: "speaking", speaking: false },
+    ]);
+    media.setMuted(true);
+    gate.block(0.5);
+    expect(gate.gate.isOpen).toBe(false);
+    expect(sent.length).toBe(2);
+    // Leaving stops the microphone and the gate.
+    media.leave();
+    expect(gate.stopped).toBe(true);
   });
 });

@@ -1,14 +1,18 @@
 // Voice and cameras for the browser backend: getUserMedia, one RTCPeerConnection per voice peer
-// and per camera connection (docs/protocol.md, "Media"), and WebAudio for playback volume,
-// the input meter and speaking detection. The backend owns the WebSocket and the room state;
+// and per camera connection (docs/protocol.md, "Media"), and WebAudio for playback volume and
+// for the voice gate (an AudioWorklet between the microphone and what the peers receive, which
+// also measures the input meter; gate.ts). The backend owns the WebSocket and the room state;
 // it tells this class who is where and hands it every `signal`, and this class answers with
 // wire messages and AppEvents through MediaHost.
 //
 // Nothing here can run outside a browser, so vitest covers only its pure parts
-// (negotiation.ts); see docs/ipc.md, "Browser backend", for what has not been tried for real.
+// (negotiation.ts, gate.ts); see docs/ipc.md, "Browser backend", for what has not been tried for real.
 
 import type { UiSettings } from "../defaults";
 import type { AppEvent, CameraStatus, Member, MemberId } from "../types";
+import type { GateControl, GateReport } from "./gate";
+import { levelFromBlock } from "./gate";
+import gateWorkletUrl from "./gate.worklet.ts?worker&url";
 import { isPolite, Negotiator } from "./negotiation";
 import type { IceServer, SignalData } from "./wire";
 
@@ -34,16 +38,20 @@ export class MediaError extends Error {
   }
 }
 
-/** Input level 0..1 from the RMS of one analyser window: linear, 0.25 RMS (-12 dBFS) is full scale. */
+/** Input level 0..1 from the RMS of some samples: linear, 0.25 RMS (-12 dBFS) is full scale. */
 export function levelFromSamples(samples: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
-  const rms = Math.sqrt(sum / Math.max(1, samples.length));
-  return Math.min(1, rms * 4);
+  return levelFromBlock(samples);
 }
 
-/** How long voice activation keeps transmitting after the level drops, so word ends are not cut. */
-const HANG_MS = 400;
+/** The microphone and what is made of it: the gate worklet and the gated track the peers get. */
+interface Mic {
+  /** The device's own stream, stopped on close. */
+  raw: MediaStream;
+  source: MediaStreamAudioSourceNode;
+  gate: AudioWorkletNode;
+  /** The gate's output, a stream with the one track every voice connection sends. */
+  sent: MediaStream;
+}
 
 interface RemoteAudio {
   source: MediaStreamAudioSourceNode;
@@ -60,9 +68,14 @@ interface Link {
 export class WebMedia {
   private ctx: AudioContext | null = null;
   private master: GainNode | null = null;
-  private mic: MediaStream | null = null;
-  private analyser: AnalyserNode | null = null;
-  private meter: ReturnType<typeof setInterval> | null = null;
+  private mic: Mic | null = null;
+  private micOpening: Promise<Mic> | null = null;
+  /** The gate worklet's module, added once to the AudioContext. */
+  private gateLoaded: { ctx: AudioContext; done: Promise<void> } | null = null;
+  /** The last control sent to the gate, as JSON, so only changes are posted. */
+  private gateSent = "";
+  /** Whether the gate passes audio, as it last reported. */
+  private gateOpen = false;
   private micTest = false;
 
   private channel: string | null = null;
@@ -71,7 +84,6 @@ export class WebMedia {
   private serverMuted = false;
   private pttPressed = false;
   private transmitting = false;
-  private lastLoud = 0;
 
   private voiceLinks = new Map<MemberId, Link>();
   private remoteAudio = new Map<MemberId, RemoteAudio>();
@@ -128,12 +140,18 @@ export class WebMedia {
     return this.ctx;
   }
 
-  private async openMic(): Promise<MediaStream> {
-    if (this.mic) return this.mic;
+  private openMic(): Promise<Mic> {
+    if (this.mic) return Promise.resolve(this.mic);
+    this.micOpening ??= this.startMic().finally(() => (this.micOpening = null));
+    return this.micOpening;
+  }
+
+  private async startMic(): Promise<Mic> {
     requireDevices("microphone");
     const s = this.host.settings();
+    let raw: MediaStream;
     try {
-      this.mic = await navigator.mediaDevices.getUserMedia({
+      raw = await navigator.mediaDevices.getUserMedia({
         audio: {
           deviceId: s.input_device ? { exact: s.input_device } : undefined,
           noiseSuppression: s.noise_suppression,
@@ -146,40 +164,84 @@ export class WebMedia {
       throw new MediaError("device_unavailable", `The microphone could not be opened: ${(e as Error).message ?? e}`);
     }
     const ctx = this.audio();
-    this.analyser = ctx.createAnalyser();
-    this.analyser.fftSize = 1024;
-    ctx.createMediaStreamSource(this.mic).connect(this.analyser);
+    let gate: AudioWorkletNode;
+    try {
+      if (this.gateLoaded?.ctx !== ctx) this.gateLoaded = { ctx, done: ctx.audioWorklet.addModule(gateWorkletUrl) };
+      await this.gateLoaded.done;
+      // Mono in and out: the input is mixed down whatever the device gives.
+      gate = new AudioWorkletNode(ctx, "hearth-voice-gate", {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        channelCount: 1,
+        channelCountMode: "explicit",
+        channelInterpretation: "speakers",
+      });
+    } catch (e) {
+      this.gateLoaded = null;
+      raw.getTracks().forEach((t) => t.stop());
+      throw new MediaError("device_unavailable", `The microphone could not be connected: ${(e as Error).message ?? e}`);
+    }
+    const source = ctx.createMediaStreamSource(raw);
+    const out = ctx.createMediaStreamDestination();
+    out.channelCount = 1;
+    source.connect(gate).connect(out);
+    gate.port.onmessage = (e: MessageEvent<GateReport>) => this.onGateReport(e.data);
+    this.mic = { raw, source, gate, sent: out.stream };
+    this.gateSent = "";
+    this.gateOpen = false;
     this.applyGate();
-    this.meter = setInterval(() => this.tick(), 50);
     return this.mic;
   }
 
   private closeMic(): void {
-    if (this.meter) clearInterval(this.meter);
-    this.meter = null;
-    this.mic?.getTracks().forEach((t) => t.stop());
+    const mic = this.mic;
+    if (!mic) return;
     this.mic = null;
-    this.analyser = null;
+    this.gateOpen = false;
+    mic.gate.port.onmessage = null;
+    mic.gate.port.postMessage("stop");
+    mic.source.disconnect();
+    mic.gate.disconnect();
+    mic.raw.getTracks().forEach((t) => t.stop());
+    mic.sent.getTracks().forEach((t) => t.stop());
   }
 
-  /** 20 times a second: the meter, and voice activation or push-to-talk deciding whether we transmit. */
-  private tick(): void {
-    if (!this.analyser) return;
-    const buf = new Float32Array(this.analyser.fftSize);
-    this.analyser.getFloatTimeDomainData(buf);
-    const level = levelFromSamples(buf);
-    if (this.channel !== null || this.micTest) this.host.emit({ type: "input_level", level });
-    const now = performance.now();
-    if (level >= this.host.settings().voice_activation_threshold) this.lastLoud = now;
-    this.applyGate(now);
+  /**
+   * What the gate reports from the audio thread: the meter about 20 times a second, and
+   * every open/close, which becomes `speaking`. With each level the current settings are
+   * passed on too, so a changed threshold or push-to-talk mode applies at once.
+   */
+  private onGateReport(report: GateReport): void {
+    if (report.level !== undefined) {
+      if (this.channel !== null || this.micTest) this.host.emit({ type: "input_level", level: report.level });
+      this.applyGate();
+    }
+    this.gateOpen = report.open;
+    this.syncSpeaking();
   }
 
-  private applyGate(now = performance.now()): void {
+  /** Sends the gate what the main thread decides: whether we may transmit, push-to-talk, the threshold. */
+  private applyGate(): void {
+    if (!this.mic) return this.syncSpeaking();
     const s = this.host.settings();
-    const open = s.push_to_talk ? this.pttPressed : now - this.lastLoud < HANG_MS;
-    const transmit = this.channel !== null && !this.muted && !this.deafened && !this.serverMuted && open;
-    // A disabled track sends silence, so the peers stay connected while we do not transmit.
-    this.mic?.getAudioTracks().forEach((t) => (t.enabled = transmit));
+    const control: GateControl = {
+      allowed: this.channel !== null && !this.muted && !this.deafened && !this.serverMuted,
+      pushToTalk: s.push_to_talk,
+      pressed: this.pttPressed,
+      threshold: s.voice_activation_threshold,
+    };
+    const json = JSON.stringify(control);
+    if (json !== this.gateSent) {
+      this.gateSent = json;
+      this.mic.gate.port.postMessage(control);
+    }
+    this.syncSpeaking();
+  }
+
+  /** `speaking` follows the gate (which closes itself while we may not transmit). */
+  private syncSpeaking(): void {
+    const transmit = this.channel !== null && this.gateOpen;
     if (transmit !== this.transmitting) {
       this.transmitting = transmit;
       if (this.channel !== null) this.host.send({ type: "speaking", speaking: transmit });
@@ -275,13 +337,15 @@ export class WebMedia {
         this.openVoice(id);
       },
     );
-    const track = this.mic!.getAudioTracks()[0];
+    // The gate's output, not the device's track: the gate decides what the peers hear.
+    const sent = this.mic!.sent;
+    const track = sent.getAudioTracks()[0];
     // One sendrecv audio transceiver on each side. addTrack rather than addTransceiver: a
     // transceiver made by addTrack is reused for the other side's audio m-line when their
     // offer is applied (after a rollback too), so the connection keeps one audio m-line, as the
     // native client expects. Adding it makes negotiation needed, so both sides may offer and
     // perfect negotiation settles the crossing.
-    link.pc.addTrack(track, this.mic!);
+    link.pc.addTrack(track, sent);
     this.voiceLinks.set(id, link);
     return link;
   }
@@ -337,12 +401,14 @@ export class WebMedia {
   async join(channel: string): Promise<void> {
     await this.openMic();
     this.channel = channel;
+    this.applyGate();
   }
 
   /** After the server confirmed (or we left): close every voice connection. */
   leave(): void {
     if (this.transmitting) this.transmitting = false;
     this.channel = null;
+    this.applyGate();
     for (const [id, link] of this.voiceLinks) this.dropVoice(id, link);
     if (!this.micTest) this.closeMic();
   }
@@ -552,6 +618,7 @@ export class WebMedia {
       this.channel = null;
       if (this.camera) this.cameraOff();
       if (!this.micTest) this.closeMic();
+      else this.applyGate();
     }
   }
 }
