@@ -22,10 +22,10 @@ test.describe("start", () => {
     await expect(page.getByTestId("join-name")).toBeFocused();
 
     // Validation in words.
-    await page.getByTestId("join-address").fill("http://nope/x");
+    await page.getByTestId("join-address").fill("ftp://nope/x");
     await page.getByTestId("join-name").fill("Sam");
     await page.getByTestId("join-submit").click();
-    await expect(page.getByRole("alert")).toContainText("Only hearth://, ws:// and wss://");
+    await expect(page.getByRole("alert")).toContainText("Only hearth://, https://, ws:// and wss://");
 
     // A refused password is shown in plain words, and the form stays.
     await page.getByTestId("join-address").fill("192.168.1.20:7777/lobby");
