@@ -32,6 +32,9 @@ export async function joinAsGuest(url, name, { extraArgs = [], initScript } = {}
       "--use-fake-device-for-media-stream",
       // Tabs in the background must not be throttled while a test waits on them.
       "--autoplay-policy=no-user-gesture-required",
+      // A test machine may have no interface but loopback; Chromium leaves loopback out of
+      // ICE unless told.
+      "--allow-loopback-in-peer-connection",
       ...extraArgs,
     ],
   });

@@ -24,10 +24,10 @@ async fn a_browser_guest_and_a_native_member_watch_each_others_cameras() {
     let args = [format!("https://{addr}/lobby"), shots.display().to_string()];
     let Some(mut browser) = BrowserGuest::start(&script, &args, hearth_server::web::has_client()) else { return };
 
-    // Chromium leaves loopback out of ICE, so the native member gathers on every interface
-    // as the app does.
+    // The native member gathers on every interface as the app does, and on loopback too,
+    // so the test also runs on a machine whose only interface is loopback.
     let config = VideoConfig {
-        peer: PeerConfig { ice_check_interval: Duration::from_millis(20), ..PeerConfig::default() },
+        peer: PeerConfig { include_loopback: true, ice_check_interval: Duration::from_millis(20), ..PeerConfig::default() },
         ..VideoConfig::default()
     };
     let mut native = Member::join(&server, "native", config).await;

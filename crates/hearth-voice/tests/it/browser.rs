@@ -36,10 +36,11 @@ async fn a_browser_guest_and_a_native_member_hear_each_other() {
     let args = [format!("https://{}/lobby", server.addr), shots.display().to_string()];
     let Some(mut browser) = BrowserGuest::start(&script, &args, hearth_server::web::has_client()) else { return };
 
-    // The browser is on this computer's LAN address, not loopback (Chromium leaves loopback
-    // out of ICE), so the native member gathers on every interface as the app does.
+    // The native member gathers on every interface as the app does, and on loopback too,
+    // so the test also runs on a machine whose only interface is loopback.
     let mut config = voice_config();
-    config.peer = PeerConfig { ice_check_interval: Duration::from_millis(20), ..PeerConfig::default() };
+    config.peer =
+        PeerConfig { include_loopback: true, ice_check_interval: Duration::from_millis(20), ..PeerConfig::default() };
     let native = Member::join_with(&server, "native", NATIVE_HZ, config, None).await;
     native.voice_join().await;
     assert_eq!(browser.next_line(STEP).await, "joined");
