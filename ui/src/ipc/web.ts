@@ -215,6 +215,12 @@ export function webBackend(options: WebOptions): Backend {
   const media: MediaLike | null =
     options.media === null ? null : (options.media ?? ((host: MediaHost) => new WebMedia(host)))(mediaHost);
 
+  /** Tells the room our mute and deafen (when connected) and the UI the new voice status. */
+  function voiceStateChanged(m: { isMuted: boolean; isDeafened: boolean }): void {
+    if (phase === "connected") send({ type: "voice_state", muted: m.isMuted, deafened: m.isDeafened });
+    emit(voiceStatus());
+  }
+
   function voiceStatus(): AppEvent {
     return media
       ? media.voiceStatus()
@@ -644,14 +650,12 @@ export function webBackend(options: WebOptions): Backend {
     async set_muted({ muted }) {
       const m = requireMedia();
       m.setMuted(muted);
-      if (phase === "connected") send({ type: "voice_state", muted: m.isMuted, deafened: m.isDeafened });
-      emit(voiceStatus());
+      voiceStateChanged(m);
     },
     async set_deafened({ deafened }) {
       const m = requireMedia();
       m.setDeafened(deafened);
-      if (phase === "connected") send({ type: "voice_state", muted: m.isMuted, deafened: m.isDeafened });
-      emit(voiceStatus());
+      voiceStateChanged(m);
     },
     async push_to_talk({ pressed }) {
       media?.pushToTalk(pressed);

@@ -1,6 +1,8 @@
 // Checks on the host form, done before calling Rust so mistakes are explained right away.
 // The Rust side checks again; these only make the messages quicker and friendlier.
 
+import { hashFingerprints, parseFingerprint } from "./fingerprint";
+
 export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
 
 export const MAX_PASSWORD_CHARS = 128;
@@ -80,10 +82,9 @@ export function parseAddress(input: string): Checked<ServerAddress> {
   const hashAt = whole.indexOf("#");
   const text = hashAt < 0 ? whole : whole.slice(0, hashAt);
   let pin: string | undefined;
-  for (const part of hashAt < 0 ? [] : whole.slice(hashAt + 1).split("&")) {
-    if (!part.startsWith("fp=")) continue;
-    const hex = part.slice(3).replaceAll(":", "").toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(hex)) {
+  for (const written of hashAt < 0 ? [] : hashFingerprints(whole.slice(hashAt))) {
+    const hex = parseFingerprint(written);
+    if (!hex) {
       return { ok: false, message: "The link's certificate fingerprint (after #fp=) is damaged; ask the host for the link again." };
     }
     pin = hex;

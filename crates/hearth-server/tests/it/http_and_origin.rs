@@ -145,8 +145,7 @@ async fn https_and_wss_share_the_port_and_plain_http_stays_on_this_computer() {
     })
     .await;
     assert_eq!(joined, Ok(true), "joined over WSS");
-    let mut plain = join(&server, "plain").await;
-    let _ = &mut plain;
+    let _plain = join(&server, "plain").await;
 
     // A handshake that is not TLS after the 0x16 byte, and silence, cost nothing: the
     // server still answers.
