@@ -65,6 +65,12 @@ impl Plan {
             eprintln!("xtask: failed step(s): {}", failed.join(", "));
         }
         if let Some(counts) = counts {
+            for failure in &counts.failures {
+                eprintln!("    failed test {}", failure.name);
+                for line in &failure.excerpt {
+                    eprintln!("        {line}");
+                }
+            }
             println!("{}", counts.closing_line());
         }
         if failed.is_empty() {

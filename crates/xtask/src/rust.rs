@@ -7,13 +7,29 @@ use std::process::Stdio;
 use crate::cmd;
 use crate::report::{Outcome, StepResult};
 
-/// Totals over every `test result:` line cargo test printed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Totals over every `test result:` line cargo test printed, and what each failing test
+/// printed first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TestCounts {
     pub passed: u64,
     pub failed: u64,
     pub ignored: u64,
+    /// Failing tests in the order their output appeared, each with the first lines of it.
+    pub failures: Vec<FailedTest>,
+    /// The failure whose `---- name stdout ----` block is being read.
+    reading: Option<usize>,
 }
+
+/// One failing test and the start of its output (the panic message, usually).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedTest {
+    pub name: String,
+    pub excerpt: Vec<String>,
+}
+
+/// CI shows only the end of the output, so the summary repeats each failure briefly.
+const EXCERPT_LINES: usize = 6;
+const EXCERPT_CHARS: usize = 240;
 
 impl TestCounts {
     /// The plain closing line CI recognises in any language.
@@ -22,6 +38,35 @@ impl TestCounts {
             "tests: {} passed, {} failed, {} skipped",
             self.passed, self.failed, self.ignored
         )
+    }
+
+    /// Reads one line of cargo test's stdout; true if it was a `test result:` line.
+    pub fn add_line(&mut self, line: &str) -> bool {
+        let trimmed = line.trim_end();
+        if let Some(name) = trimmed
+            .strip_prefix("---- ")
+            .and_then(|rest| rest.strip_suffix(" stdout ----"))
+        {
+            self.failures.push(FailedTest {
+                name: name.to_owned(),
+                excerpt: Vec::new(),
+            });
+            self.reading = Some(self.failures.len() - 1);
+            return false;
+        }
+        if trimmed == "failures:" || trimmed.starts_with("test result: ") {
+            self.reading = None;
+        }
+        if let Some(index) = self.reading {
+            let excerpt = &mut self.failures[index].excerpt;
+            // Backtrace hints and blank lines say nothing about the failure.
+            let useful = !trimmed.is_empty() && !trimmed.starts_with("note: run with");
+            if useful && excerpt.len() < EXCERPT_LINES {
+                excerpt.push(trimmed.chars().take(EXCERPT_CHARS).collect());
+            }
+            return false;
+        }
+        self.add_result_line(line)
     }
 
     fn add_result_line(&mut self, line: &str) -> bool {
@@ -70,7 +115,7 @@ pub fn test(root: &Path) -> (StepResult, Option<TestCounts>) {
     let mut counts = TestCounts::default();
     let mut seen = false;
     if let Some(stdout) = child.stdout.take() {
-        pass_through(stdout, |line| seen |= counts.add_result_line(line));
+        pass_through(stdout, |line| seen |= counts.add_line(line));
     }
     let result = match child.wait() {
         Ok(status) if status.success() => Ok(Outcome::Done),
@@ -183,16 +228,51 @@ mod tests {
         ));
         assert!(!counts.add_result_line("running 4 tests"));
         assert_eq!(
-            counts,
-            TestCounts {
-                passed: 15,
-                failed: 1,
-                ignored: 2
-            }
+            (counts.passed, counts.failed, counts.ignored),
+            (15, 1, 2)
         );
         assert_eq!(
             counts.closing_line(),
             "tests: 15 passed, 1 failed, 2 skipped"
+        );
+    }
+
+    #[test]
+    fn failing_tests_are_named_with_the_start_of_their_output() {
+        let mut counts = TestCounts::default();
+        let output = "running 2 tests
+test a::works ... ok
+test b::breaks ... FAILED
+
+failures:
+
+---- b::breaks stdout ----
+thread 'b::breaks' panicked at crates/x/tests/it.rs:10:5:
+assertion `left == right` failed
+  left: 1
+ right: 2
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    b::breaks
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+        for line in output.lines() {
+            counts.add_line(line);
+        }
+        assert_eq!((counts.passed, counts.failed), (1, 1));
+        assert_eq!(counts.failures.len(), 1);
+        assert_eq!(counts.failures[0].name, "b::breaks");
+        assert_eq!(
+            counts.failures[0].excerpt,
+            [
+                "thread 'b::breaks' panicked at crates/x/tests/it.rs:10:5:",
+                "assertion `left == right` failed",
+                "  left: 1",
+                " right: 2"
+            ]
         );
     }
 }
