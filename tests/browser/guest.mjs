@@ -12,10 +12,10 @@ export const failures = [];
 
 /**
  * Opens `url` (the served page, over HTTPS with the server's self-signed certificate,
- * which the guest accepts as a person would after comparing fingerprints), joins the room
- * from the prefilled form as `name` and returns the page once connected.
+ * which the guest accepts as a person would after comparing fingerprints) in a fresh
+ * Chromium and returns the browser and the page, showing the join form.
  */
-export async function joinAsGuest(url, name, { extraArgs = [], initScript } = {}) {
+export async function openGuest(url, { extraArgs = [], initScript } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.HEARTH_CHROMIUM || "/usr/bin/chromium",
     // No sandbox as root, no GPU, no background connections to the (closed) internet, and
@@ -42,20 +42,41 @@ export async function joinAsGuest(url, name, { extraArgs = [], initScript } = {}
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && failures.push(`console error: ${m.text()}`));
+  page.on("console", (m) => m.type() === "error" && !expectedConsoleError(m.text()) && failures.push(`console error: ${m.text()}`));
   await page.goto(url);
   const address = page.getByTestId("join-address");
   await address.waitFor();
   const prefilled = await address.inputValue();
   if (!url.endsWith(prefilled.split("/").slice(1).join("/"))) failures.push(`join form prefilled with ${prefilled}`);
+  return { browser, page };
+}
+
+/** Console errors a script expects (say, a refused socket), matched by a part of their text. */
+export const expectedErrors = [];
+const expectedConsoleError = (text) => expectedErrors.some((part) => text.includes(part));
+
+/** Fills the join form as `name` (with `password` when given) and submits it. */
+export async function submitJoin(page, name, password) {
   await page.getByTestId("join-name").fill(name);
+  if (password !== undefined) await page.getByTestId("join-password").fill(password);
   await page.getByTestId("join-submit").click();
+}
+
+/** Waits until the page says it is connected to the room. */
+export async function connected(page) {
   await page.waitForFunction(
     () => document.querySelector("[data-testid=connection]")?.dataset.state === "connected",
     null,
     { timeout: 15000 },
   );
-  return { browser, page };
+}
+
+/** `openGuest`, then joins the room as `name` and returns once connected. */
+export async function joinAsGuest(url, name, options = {}) {
+  const guest = await openGuest(url, options);
+  await submitJoin(guest.page, name, options.password);
+  await connected(guest.page);
+  return guest;
 }
 
 /** Ends the script: closes the browser and exits non-zero if anything went wrong. */

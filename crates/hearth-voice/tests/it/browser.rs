@@ -8,6 +8,7 @@ use std::time::Duration;
 use hearth_media::SAMPLE_RATE;
 use hearth_media::analysis::{rms, tone_ratio};
 use hearth_peer::PeerConfig;
+use hearth_client::core::Event;
 use hearth_testkit::{BrowserGuest, repo_root};
 
 use crate::support::{Member, TestServer, until, voice_config};
@@ -63,8 +64,74 @@ async fn a_browser_guest_and_a_native_member_hear_each_other() {
     let own = tone_ratio(&heard, SAMPLE_RATE, NATIVE_HZ);
     assert!(own < 0.02, "the native member does not hear itself: share {own}");
 
+    // The guest's voice controls, each checked by what it does to the sound both ways.
+    let mut native = native;
+    let normal = played(&mut browser).await;
+    assert!(normal > -60.0, "the page plays the native sine: {normal} dB");
+    command(&mut browser, "volume 0").await;
+    let quiet = played(&mut browser).await;
+    assert!(quiet < normal - 30.0, "volume 0 for the native member silences it: {quiet} dB, was {normal} dB");
+    command(&mut browser, "volume 1").await;
+    let back = played(&mut browser).await;
+    assert!(back > normal - 10.0, "volume 1 brings it back: {back} dB, was {normal} dB");
+
+    command(&mut browser, "mute").await;
+    native.expect("the guest shown muted", |e| guest_update(e).filter(|m| m.muted)).await;
+    assert_eq!(beeps_next(&native).await, 0, "the native member still hears the muted guest");
+    command(&mut browser, "mute").await;
+    native.expect("the guest shown unmuted", |e| guest_update(e).filter(|m| !m.muted)).await;
+    assert!(beeps_next(&native).await >= 2, "the native member hears the unmuted guest again");
+
+    command(&mut browser, "deafen").await;
+    native.expect("the guest shown deafened", |e| guest_update(e).filter(|m| m.deafened && m.muted)).await;
+    let deaf = played(&mut browser).await;
+    assert!(deaf < normal - 30.0, "a deafened guest plays nothing: {deaf} dB, was {normal} dB");
+    assert_eq!(beeps_next(&native).await, 0, "deafen also mutes");
+    command(&mut browser, "deafen").await;
+    let undeaf = played(&mut browser).await;
+    assert!(undeaf > normal - 10.0, "undeafen plays again: {undeaf} dB, was {normal} dB");
+    assert!(beeps_next(&native).await >= 2, "undeafen unmutes");
+
+    // Push-to-talk while the tab has focus: only the held key sends the microphone.
+    command(&mut browser, "ptt KeyT").await;
+    assert_eq!(beeps_next(&native).await, 0, "push-to-talk sends nothing until the key is held");
+    command(&mut browser, "press").await;
+    assert!(beeps_next(&native).await >= 2, "holding the key sends the microphone");
+    command(&mut browser, "release").await;
+    assert_eq!(beeps_next(&native).await, 0, "releasing the key stops it");
+
     browser.send_line("done").await;
     browser.finish(STEP).await;
     native.leave().await;
     server.stop().await;
+}
+
+/// Tells the page to do `line` and waits for its "ok".
+async fn command(browser: &mut BrowserGuest, line: &str) {
+    browser.send_line(line).await;
+    assert_eq!(browser.next_line(STEP).await, "ok", "the page did {line}");
+}
+
+/// The level (dB) at the native sine's frequency in what the page plays, over one second.
+async fn played(browser: &mut BrowserGuest) -> f32 {
+    browser.send_line(&format!("output {NATIVE_HZ}")).await;
+    browser.expect_line("output", STEP).await.parse().expect("a level")
+}
+
+/// Beep windows the native member decodes over two seconds, starting half a second from
+/// now so that a change the page just made has reached the wire. The beep repeats every
+/// second, so two seconds of an open microphone always hold some.
+async fn beeps_next(native: &Member) -> usize {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let from = native.heard.len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    beep_windows(&native.heard.since(from))
+}
+
+/// The guest's entry when `event` updates it.
+fn guest_update(event: &Event) -> Option<hearth_wire::Member> {
+    match event {
+        Event::MemberUpdated(m) if m.name == "guest" => Some(m.clone()),
+        _ => None,
+    }
 }

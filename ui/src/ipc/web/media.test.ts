@@ -271,6 +271,22 @@ describe("WebMedia routing", () => {
     ]);
   });
 
+  it("deafen silences the microphone too, and undeafen gives back the mute from before", async () => {
+    await media.join("voice");
+    const gate = gateNodes[0];
+    media.setDeafened(true);
+    expect([media.isMuted, media.isDeafened]).toEqual([false, true]);
+    gate.block(0.5);
+    expect(gate.gate.isOpen).toBe(false);
+    media.setDeafened(false);
+    gate.block(0.5);
+    expect(gate.gate.isOpen).toBe(true);
+    media.setMuted(true);
+    media.setDeafened(true);
+    media.setDeafened(false);
+    expect(media.isMuted).toBe(true);
+  });
+
   it("speaking and the meter follow the gate in the audio path, which closes while muted", async () => {
     await media.join("voice");
     expect(gateNodes.length).toBe(1);

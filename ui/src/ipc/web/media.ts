@@ -417,14 +417,15 @@ export class WebMedia {
     return this.channel;
   }
 
+  // Mute and deafen are kept apart, as in the native app: deafen stops the microphone too
+  // (the gate checks both), and undeafen gives back whatever mute was before it.
   setMuted(muted: boolean): void {
-    this.muted = muted || this.deafened;
+    this.muted = muted;
     this.applyGate();
   }
 
   setDeafened(deafened: boolean): void {
     this.deafened = deafened;
-    if (deafened) this.muted = true;
     if (this.master) this.master.gain.value = deafened ? 0 : 1;
     this.applyGate();
   }
