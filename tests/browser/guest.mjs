@@ -13,9 +13,11 @@ export const failures = [];
 /**
  * Opens `url` (the served page, over HTTPS with the server's self-signed certificate,
  * which the guest accepts as a person would after comparing fingerprints) in a fresh
- * Chromium and returns the browser and the page, showing the join form.
+ * Chromium and returns the browser and the page, showing the join form. `fakeMedia: false`
+ * leaves out the fake devices and their automatic permission, for a guest that only
+ * watches and listens.
  */
-export async function openGuest(url, { extraArgs = [], initScript } = {}) {
+export async function openGuest(url, { extraArgs = [], initScript, fakeMedia = true } = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.HEARTH_CHROMIUM || "/usr/bin/chromium",
     // No sandbox as root, no GPU, no background connections to the (closed) internet, and
@@ -28,8 +30,7 @@ export async function openGuest(url, { extraArgs = [], initScript } = {}) {
       "--disable-sync",
       "--no-first-run",
       "--disable-quic",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
+      ...(fakeMedia ? ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"] : []),
       // Tabs in the background must not be throttled while a test waits on them.
       "--autoplay-policy=no-user-gesture-required",
       // A test machine may have no interface but loopback; Chromium leaves loopback out of
@@ -132,6 +133,29 @@ export function recordRemoteTracks() {
       this.addEventListener("track", (e) => window.__remoteTracks.push(e.track));
     }
   };
+}
+
+/**
+ * Waits for a remote member's video tile (not our own preview) to play, then counts the
+ * frames the page paints in it for two seconds. Returns "<frames> <width>x<height>".
+ */
+export async function countTileFrames(page) {
+  return page.evaluate(async () => {
+    const started = Date.now();
+    let video;
+    while (!(video = document.querySelector('[data-testid=video-tile]:not([data-member=""]) video')) || video.videoWidth === 0) {
+      if (Date.now() - started > 20000) throw new Error("no playing video in a tile");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    let frames = 0;
+    const count = () => {
+      frames++;
+      video.requestVideoFrameCallback(count);
+    };
+    video.requestVideoFrameCallback(count);
+    await new Promise((r) => setTimeout(r, 2000));
+    return `${frames} ${video.videoWidth}x${video.videoHeight}`;
+  });
 }
 
 /**

@@ -5,7 +5,6 @@
 //!   address, and the list of rooms found ([`record::Rooms`]).
 //! - [`mdns`]: the thin shell over mdns-sd. An [`Advertiser`] registers a hosted room and
 //!   updates its member count; a [`Browser`] keeps the list of rooms in one task.
-//! - [`netns`]: two network namespaces and a veth pair, for the tests that multicast.
 //!
 //! Both the advertiser and the browser take [`Interfaces`]: tests give them only a veth
 //! inside a namespace they made, so no test multicasts on the machine's own interfaces. The
@@ -15,7 +14,6 @@
 #![deny(missing_docs)]
 
 pub mod mdns;
-pub mod netns;
 pub mod record;
 
 pub use mdns::{Advertiser, Browser, DiscoveryError, Interfaces};

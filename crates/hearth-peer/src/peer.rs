@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -964,6 +965,12 @@ async fn build_conn<M: Media>(
         .collect();
     let settings = SettingEngineBuilder::new()
         .with_include_loopback_candidate(config.include_loopback)
+        // Browsers hide a page's LAN addresses behind `<uuid>.local` names unless it may use
+        // the camera or microphone, so a guest who only watches and listens is reachable
+        // only if we resolve them. QueryOnly resolves them and publishes no names of ours
+        // (native peers show their addresses). It is rtc's default, said here because
+        // browser guests depend on it (hearth-video's `mdns` test).
+        .with_multicast_dns_mode(MulticastDnsMode::QueryOnly)
         .with_ice_timeouts(
             Some(config.ice_disconnected_timeout),
             Some(config.ice_failed_timeout),

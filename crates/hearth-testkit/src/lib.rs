@@ -3,6 +3,10 @@
 //! - [`BrowserGuest`]: a browser guest in Debian's Chromium, driven by a Playwright script
 //!   (`tests/browser/guest.mjs` and a script per test), that talks to the Rust test over its
 //!   printed lines.
+//! - [`netns`]: two network namespaces joined by a veth pair, for tests that multicast (mDNS)
+//!   or need a LAN that is not loopback.
+
+pub mod netns;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,6 +33,17 @@ impl BrowserGuest {
     /// the web client. Under CI a missing part fails the test: `cargo xtask test` installs
     /// Chromium and the UI's packages and builds `ui/dist` before the Rust tests.
     pub fn start(script: &Path, args: &[String], has_web_client: bool) -> Option<BrowserGuest> {
+        BrowserGuest::start_in(None, script, args, has_web_client)
+    }
+
+    /// Like [`BrowserGuest::start`], with the browser inside the network namespace
+    /// `namespace` (see [`netns`]) when one is given: a guest on another machine of the LAN.
+    pub fn start_in(
+        namespace: Option<&str>,
+        script: &Path,
+        args: &[String],
+        has_web_client: bool,
+    ) -> Option<BrowserGuest> {
         let root = repo_root();
         let playwright = root.join("ui/node_modules/playwright-core");
         let chromium = std::env::var("HEARTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -37,7 +52,15 @@ impl BrowserGuest {
             eprintln!("SKIPPED: needs ui/dist, ui/node_modules and {chromium}");
             return None;
         }
-        let mut child = Command::new("node")
+        let mut command = match namespace {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", namespace, "node"]);
+                command
+            }
+            None => Command::new("node"),
+        };
+        let mut child = command
             .arg(script)
             .args(args)
             .env("PLAYWRIGHT_CORE", playwright.join("index.mjs"))

@@ -1,7 +1,7 @@
 //! The app's LAN list end to end: a `Desktop` hosting from `host_start` in one network
 //! namespace is listed by `lan_rooms` of a `Desktop` in another, with its address, port and
 //! live member count, and leaves the list after `host_stop`. The namespaces and the veth
-//! between them are made by the test (hearth_discovery::netns), so mDNS multicast never
+//! between them are made by the test (hearth_testkit::netns), so mDNS multicast never
 //! touches the machine's own interfaces; each app runs in a copy of this test binary inside
 //! its namespace, because a namespace belongs to a thread and the app starts many.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hearth_desktop::ipc::{AppEvent, HostStatus, LanRoom};
 use hearth_desktop::{Desktop, DesktopConfig, LanInterfaces};
-use hearth_discovery::netns::{Half, NetnsPair};
+use hearth_testkit::netns::{Half, NetnsPair};
 
 use crate::support::{WAIT, expect, host_room};
 

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use hearth_discovery::netns::{Half, NetnsPair};
+use hearth_testkit::netns::{Half, NetnsPair};
 use hearth_discovery::{Advertiser, Browser, Interfaces, LanRoom, RoomAd};
 use tokio::sync::watch;
 

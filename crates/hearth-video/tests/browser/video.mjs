@@ -3,7 +3,7 @@
 // shows. Printed lines (the protocol with the Rust test): "joined", "camera on",
 // "frames <count> <width>x<height>", "shot"; the test says "done" when it has decoded
 // enough of the guest's camera. Usage: node video.mjs <url> <shots>
-import { runGuest, nextLine } from "../../../../tests/browser/guest.mjs";
+import { countTileFrames, runGuest, nextLine } from "../../../../tests/browser/guest.mjs";
 
 const [url, shots] = process.argv.slice(2);
 await runGuest(url, "guest", {}, async (page) => {
@@ -16,22 +16,7 @@ await runGuest(url, "guest", {}, async (page) => {
   await page.locator("[data-testid=open-camera][data-name=native]").click({ timeout: 15000 });
   // Two seconds of the native member's tile (not our own preview), frame by frame as the
   // page paints them.
-  const seen = await page.evaluate(async () => {
-    const started = Date.now();
-    let video;
-    while (!(video = document.querySelector('[data-testid=video-tile]:not([data-member=""]) video')) || video.videoWidth === 0) {
-      if (Date.now() - started > 15000) throw new Error("no playing video in a tile");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    let frames = 0;
-    const count = () => {
-      frames++;
-      video.requestVideoFrameCallback(count);
-    };
-    video.requestVideoFrameCallback(count);
-    await new Promise((r) => setTimeout(r, 2000));
-    return `${frames} ${video.videoWidth}x${video.videoHeight}`;
-  });
+  const seen = await countTileFrames(page);
   console.log(`frames ${seen}`);
   await page.screenshot({ path: `${shots}/browser-guest-video.png` });
   console.log("shot");

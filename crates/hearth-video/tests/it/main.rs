@@ -4,4 +4,5 @@ mod browser;
 mod camera;
 mod faults;
 mod impaired;
+mod mdns;
 mod support;

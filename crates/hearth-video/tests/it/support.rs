@@ -34,8 +34,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let listener = hearth_server::bind("127.0.0.1:0".parse().unwrap()).expect("bind loopback");
-        let addr = listener.local_addr().unwrap();
+        TestServer::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// A server listening on `addr`; members reach it over loopback.
+    pub async fn start_on(addr: std::net::SocketAddr) -> TestServer {
+        let listener = hearth_server::bind(addr).expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(hearth_server::run(
             listener,

@@ -232,6 +232,13 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl Side {
+    /// Routes everything not on the veth through `gateway`, as a laptop on a LAN does.
+    /// Browsers need a default route: a page without camera or microphone permission
+    /// gathers ICE candidates only on the interface the default route takes.
+    pub fn route_default_via(&self, gateway: Ipv4Addr) -> Result<(), String> {
+        ip(&["-n", &self.namespace, "route", "add", "default", "via", &gateway.to_string()])
+    }
+
     /// `program` run inside this namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new("ip");
