@@ -30,6 +30,8 @@ export const ui = $state({
    * how it compares with the one the page's link names (#fp=…). Null in the shell and the mock.
    */
   fingerprint: null as PageFingerprint | null,
+  /** Whether this front end can host a room: not in a browser tab, which has no server. */
+  canHost: true,
 });
 
 export const frames = new FrameRouter();
@@ -104,6 +106,7 @@ export async function startApp(): Promise<void> {
   }
   backendRef = await selectBackend();
   const b = backendRef;
+  ui.canHost = b.kind !== "web";
   // Subscribe before asking for anything, so no change in between is missed.
   await b.subscribe(onEvent);
   await b.subscribeFrames((f) => frames.push(f));

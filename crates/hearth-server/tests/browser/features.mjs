@@ -4,7 +4,7 @@
 // messages and pictures with the native member.
 //
 // Printed lines (the protocol with the Rust test): "refused: <what the page says>",
-// "joined", "elsewhere: <what the socket did>", "token: <error code>",
+// "joined", "tabs: <the screens offered>", "elsewhere: <what the socket did>", "token: <error code>",
 // "kick: <error code>", "menu: <the menu's items>", "dm: <text>", "dm sent",
 // "picture sent", "picture: <width>x<height>", "shot". The test writes a line when the
 // native member has sent what the next step waits for.
@@ -27,6 +27,9 @@ try {
   await submitJoin(page, "guest", password);
   await connected(page);
   console.log("joined");
+  // A browser tab cannot host a room, so it offers no Host screen.
+  const tabs = await page.getByRole("navigation", { name: "Screens" }).getByRole("button").allTextContents();
+  console.log(`tabs: ${tabs.map((t) => t.trim()).join(", ")}`);
 
   // A page from another origin (a site the guest visits meanwhile) tries the room's socket
   // with the guest's own browser: the server refuses the handshake.

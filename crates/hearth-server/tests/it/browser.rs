@@ -74,6 +74,7 @@ async fn a_browser_guest_is_held_to_the_rules_and_trades_direct_messages_and_pic
     let refused = browser.expect_line("refused:", STEP).await;
     assert!(refused.contains("The password is wrong."), "the page says why it could not join: {refused}");
     assert_eq!(browser.next_line(STEP).await, "joined");
+    assert_eq!(browser.expect_line("tabs:", STEP).await, "Join, Room, Settings", "a browser tab hosts nothing");
     let elsewhere = browser.expect_line("elsewhere:", STEP).await;
     eprintln!("a page on another origin: {elsewhere}");
     assert!(elsewhere.starts_with("closed"), "a page on another origin got the room's socket: {elsewhere}");
