@@ -18,7 +18,8 @@ test.describe("start", () => {
 
     // Picking a LAN room fills the address and moves focus to the name.
     await lan.getByRole("button", { name: /lan-party/ }).click();
-    await expect(page.getByTestId("join-address")).toHaveValue("192.168.1.31:7777/lan-party");
+    // The room advertises its certificate's fingerprint: the address pins it, as a join link does.
+    await expect(page.getByTestId("join-address")).toHaveValue(`https://192.168.1.31:7777/lan-party#fp=${"5a".repeat(32)}`);
     await expect(page.getByTestId("join-name")).toBeFocused();
 
     // Validation in words.

@@ -117,6 +117,7 @@ pub(crate) fn lan_room(room: &hearth_discovery::LanRoom, own: bool) -> ipc::LanR
         port: room.port,
         member_count: room.ad.members,
         needs_password: room.ad.needs_password,
+        fingerprint: room.ad.fingerprint.map(|fp| hearth_wire::Fingerprint(fp).hex()),
         own,
     }
 }

@@ -384,6 +384,7 @@ impl Host {
                     room: Some(room),
                     members: 0,
                     needs_password: password_protected,
+                    fingerprint: Some(fingerprint.0),
                 };
                 // Hosting works without being listed, so a failure here is only logged.
                 Advertiser::start(interfaces, ad, address.port())

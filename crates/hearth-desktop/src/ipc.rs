@@ -280,6 +280,9 @@ pub struct LanRoom {
     pub member_count: u32,
     /// Joining needs the password.
     pub needs_password: bool,
+    /// The SHA-256 fingerprint (64 hex digits) of the server's certificate, when the room
+    /// advertises it: joining then goes over TLS and accepts only that certificate.
+    pub fingerprint: Option<String>,
     /// The room this app hosts.
     pub own: bool,
 }

@@ -39,6 +39,9 @@ pub struct RoomAd {
     pub members: u32,
     /// Joining needs the password.
     pub needs_password: bool,
+    /// The SHA-256 fingerprint of the server's TLS certificate: a client that found the
+    /// room here connects with TLS and accepts only this certificate, as with a join link.
+    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// Why a room cannot be advertised.
@@ -91,6 +94,9 @@ pub fn encode(ad: &RoomAd) -> Result<Vec<(&'static str, String)>, EncodeError> {
     ];
     if let Some(room) = &ad.room {
         entries.push(("room", room.clone()));
+    }
+    if let Some(fingerprint) = &ad.fingerprint {
+        entries.push(("fp", fingerprint.iter().map(|b| format!("{b:02x}")).collect()));
     }
     for (key, value) in &entries {
         if key.len() + 1 + value.len() > TXT_STRING_BYTES {
@@ -146,12 +152,29 @@ pub fn decode<'a>(
         Some("") => return Err(invalid("room", "")),
         Some(room) => Some(room.to_string()),
     };
+    let fingerprint = text("fp")?.map(|fp| hex32(fp).ok_or_else(|| invalid("fp", fp))).transpose()?;
     Ok(RoomAd {
         name: name.to_string(),
         room,
         members,
         needs_password,
+        fingerprint,
     })
+}
+
+/// 64 hex digits (either case) as 32 bytes.
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let digits = text.as_bytes();
+    // from_str_radix alone would also take a sign ("+f").
+    if digits.len() != 64 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// A decimal `u32` with digits only: `+1`, ` 1` and `01x` are refused, so every host writes

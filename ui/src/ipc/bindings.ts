@@ -310,6 +310,11 @@ export type LanRoom = {
 	member_count: number,
 	/**  Joining needs the password. */
 	needs_password: boolean,
+	/**
+	 *  The SHA-256 fingerprint (64 hex digits) of the server's certificate, when the room
+	 *  advertises it: joining then goes over TLS and accepts only that certificate.
+	 */
+	fingerprint: string | null,
 	/**  The room this app hosts. */
 	own: boolean,
 };

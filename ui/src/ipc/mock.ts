@@ -107,8 +107,8 @@ export function mockBackend(): Backend & { control: MockControl } {
     { address: "games.example.org:7777/friday", name: "Sam", room: "friday", last_joined: Date.now() - 7 * 86_400_000 },
   ];
   const lanRooms: LanRoom[] = [
-    { name: "lan-party", room: "lan-party", address: "192.168.1.31", port: 7777, member_count: 6, needs_password: false, own: false },
-    { name: "study-group", room: "study-group", address: "192.168.1.44", port: 7780, member_count: 2, needs_password: true, own: false },
+    { name: "lan-party", room: "lan-party", address: "192.168.1.31", port: 7777, member_count: 6, needs_password: false, fingerprint: "5a".repeat(32), own: false },
+    { name: "study-group", room: "study-group", address: "192.168.1.44", port: 7780, member_count: 2, needs_password: true, fingerprint: null, own: false },
   ];
 
   // Room state, present while "connected".
@@ -363,7 +363,7 @@ export function mockBackend(): Backend & { control: MockControl } {
     },
     async lan_rooms() {
       const rooms = [...lanRooms];
-      if (host.state === "on") rooms.unshift({ name: host.room_name, room: host.room_name, address: "192.168.1.20", port: host.port, member_count: 1, needs_password: host.password_protected, own: true });
+      if (host.state === "on") rooms.unshift({ name: host.room_name, room: host.room_name, address: "192.168.1.20", port: host.port, member_count: 1, needs_password: host.password_protected, fingerprint: null, own: true });
       return structuredClone(rooms);
     },
     async send_chat({ channel, client_id, text, reply_to, image }) {

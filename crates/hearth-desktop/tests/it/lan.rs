@@ -105,12 +105,16 @@ async fn guest_half() {
     assert!(!den.needs_password && !den.own, "{den:?}");
     assert_eq!(guest.handle.lan_rooms().await.unwrap(), vec![den.clone()]);
 
-    // Join at the address the list gave, as the Start screen does.
+    // Join as the Start screen does with a room from the list: over TLS, pinned to the
+    // fingerprint the room advertises (a wrong pin would be refused as certificate_mismatch,
+    // see room.rs), so no one on the LAN can stand in for the host.
+    let fingerprint = den.fingerprint.clone().expect("the room advertises its certificate");
+    assert_eq!(fingerprint.len(), 64, "{fingerprint}");
     let joined = Instant::now();
     guest
         .handle
         .connect(
-            format!("{}:{}/{}", den.address, den.port, ROOM),
+            format!("https://{}:{}/{}#fp={fingerprint}", den.address, den.port, ROOM),
             "guest".into(),
             None,
         )

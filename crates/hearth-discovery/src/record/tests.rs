@@ -10,8 +10,12 @@ fn ad() -> RoomAd {
         room: Some("den".into()),
         members: 3,
         needs_password: true,
+        fingerprint: Some(FINGERPRINT),
     }
 }
+
+const FINGERPRINT: [u8; 32] = [0xab; 32];
+const FINGERPRINT_HEX: &str = "abababababababababababababababababababababababababababababababab";
 
 /// `encode`'s output in the form `decode` takes.
 fn as_txt<'a>(entries: &'a [(&'static str, String)]) -> Vec<(&'static str, Option<&'a [u8]>)> {
@@ -35,6 +39,7 @@ const GOOD: &[(&str, &str)] = &[
     ("members", "3"),
     ("pw", "1"),
     ("room", "den"),
+    ("fp", FINGERPRINT_HEX),
 ];
 
 fn with(key: &str, value: &str) -> Vec<(String, String)> {
@@ -51,16 +56,21 @@ fn decode_owned(pairs: &[(String, String)]) -> Result<RoomAd, DecodeError> {
 fn encode_writes_every_key_and_decode_reads_it_back() {
     let entries = encode(&ad()).unwrap();
     let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    assert_eq!(keys, ["txtvers", "proto", "name", "members", "pw", "room"]);
+    assert_eq!(keys, ["txtvers", "proto", "name", "members", "pw", "room", "fp"]);
+    assert!(entries.contains(&("fp", FINGERPRINT_HEX.to_string())));
     assert_eq!(decode(as_txt(&entries)), Ok(ad()));
+    // Upper-case hex is the same fingerprint.
+    let upper = decode_owned(&with("fp", &FINGERPRINT_HEX.to_uppercase())).unwrap();
+    assert_eq!(upper.fingerprint, Some(FINGERPRINT));
 
     let open = RoomAd {
         room: None,
         needs_password: false,
+        fingerprint: None,
         ..ad()
     };
     let entries = encode(&open).unwrap();
-    assert!(entries.iter().all(|(k, _)| *k != "room"));
+    assert!(entries.iter().all(|(k, _)| *k != "room" && *k != "fp"));
     assert!(entries.contains(&("pw", "0".to_string())));
     assert_eq!(decode(as_txt(&entries)), Ok(open));
 }
@@ -137,6 +147,10 @@ fn bad_values_are_refused_with_the_key() {
         ("pw", ""),
         ("name", ""),
         ("room", ""),
+        ("fp", ""),
+        ("fp", &FINGERPRINT_HEX[1..]),
+        ("fp", &"g".repeat(64)),
+        ("fp", &"+f".repeat(32)),
     ] {
         assert!(
             matches!(decode_owned(&with(key, value)), Err(DecodeError::Invalid { key: k, .. }) if k == key),
@@ -263,12 +277,13 @@ proptest! {
                     Just("txtvers".to_string()), Just("proto".to_string()),
                     Just("name".to_string()), Just("members".to_string()),
                     Just("pw".to_string()), Just("room".to_string()),
-                    Just("NAME".to_string()), "\\PC{0,8}",
+                    Just("NAME".to_string()), Just("fp".to_string()), "\\PC{0,8}",
                 ],
                 proptest::option::of(prop_oneof![
                     Just(b"1".to_vec()), Just(b"0".to_vec()),
                     proptest::collection::vec(any::<u8>(), 0..40),
                     "[0-9]{0,12}".prop_map(String::into_bytes),
+                    "[0-9a-fA-F+]{62,66}".prop_map(String::into_bytes),
                 ]),
             ),
             0..12,

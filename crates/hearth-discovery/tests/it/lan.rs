@@ -16,6 +16,8 @@ use tokio::sync::watch;
 const STEP: Duration = Duration::from_secs(10);
 /// The port advertised; nothing listens there, the record is all that is tested.
 const PORT: u16 = 7777;
+/// Stands for the advertised server's certificate fingerprint.
+const FINGERPRINT: [u8; 32] = [0x5a; 32];
 
 #[test]
 fn a_room_is_found_updated_and_withdrawn_across_namespaces() {
@@ -43,6 +45,7 @@ async fn advertiser_half() {
         room: Some("den".into()),
         members: 1,
         needs_password: true,
+        fingerprint: Some(FINGERPRINT),
     };
     let mut advertiser = Advertiser::start(&only(&half), ad, PORT).unwrap();
     println!("advertising {}", advertiser.service());
@@ -79,6 +82,7 @@ async fn browser_half() {
     assert_eq!(den.ad.name, "Den");
     assert_eq!(den.ad.room.as_deref(), Some("den"));
     assert!(den.ad.needs_password);
+    assert_eq!(den.ad.fingerprint, Some(FINGERPRINT), "the certificate's fingerprint, to pin");
     assert_eq!((den.address, den.port), (host, PORT));
     assert!(den.service.starts_with("Den-"), "{}", den.service);
     assert_eq!(
