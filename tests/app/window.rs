@@ -190,12 +190,15 @@ impl App {
             "the join link",
             "document.querySelector('[data-testid=join-link]')?.textContent",
         );
-        assert_eq!(
-            link.as_str()
-                .map(|l| l.ends_with(&format!(":{port}/{room}"))),
-            Some(true),
-            "join link {link}"
-        );
+        // https://<LAN address>:<port>/<room>#fp=<the certificate's 64 hex digits>
+        let pinned = link.as_str().and_then(|l| l.strip_prefix("https://")).and_then(|l| {
+            let (address, fingerprint) = l.split_once('#')?;
+            let fingerprint = fingerprint.strip_prefix("fp=")?;
+            Some(address.ends_with(&format!(":{port}/{room}"))
+                && fingerprint.len() == 64
+                && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        assert_eq!(pinned, Some(true), "join link {link}");
         self.until(
             "the QR code",
             "document.querySelectorAll('[data-testid=host-qr] rect').length > 100",

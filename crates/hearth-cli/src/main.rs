@@ -174,8 +174,10 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     if let Some(v) = &voice {
                         let _ = v.handle.client_event(&event).await;
                     }
-                    if let Event::Closed(CloseReason::Fatal { message, .. }) = &event {
-                        fatal = Some(message.clone());
+                    match &event {
+                        Event::Closed(CloseReason::Fatal { message, .. }) => fatal = Some(message.clone()),
+                        Event::Closed(CloseReason::CertificateMismatch(mismatch)) => fatal = Some(mismatch.to_string()),
+                        _ => {}
                     }
                     if matches!(event, Event::SendAcked { .. }) && flush_until.is_some()
                         && handle.snapshot().await.map(|s| s.pending.is_empty()).unwrap_or(true)
@@ -314,6 +316,10 @@ fn event_json(e: &Event) -> Value {
         Event::Closed(CloseReason::Fatal { code, message }) => {
             json!({"event": "closed", "reason": "fatal", "code": code, "message": message})
         }
+        Event::Closed(CloseReason::CertificateMismatch(mismatch)) => json!({
+            "event": "closed", "reason": "fatal", "code": "certificate_mismatch", "message": mismatch.to_string(),
+            "presented": mismatch.presented.hex(), "expected": mismatch.expected.hex(),
+        }),
     }
 }
 

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::connection::ClientError;
+use crate::pin::CertificateMismatch;
 use crate::core::{ClientCore, CloseReason, Command, Conversation, CoreOptions, Event, Millis, Output, PendingChat, Phase};
 
 /// Commands queued for the client task before senders wait.
@@ -182,6 +183,10 @@ impl Client {
                 Some(Event::Closed(CloseReason::Fatal { code, message })) => {
                     let _ = task.await;
                     return Err(ClientError::Fatal { code, message });
+                }
+                Some(Event::Closed(CloseReason::CertificateMismatch(mismatch))) => {
+                    let _ = task.await;
+                    return Err(ClientError::CertificateMismatch(mismatch));
                 }
                 Some(e) => early.push_back(e),
                 None => {
@@ -348,7 +353,10 @@ async fn run(
                         ws = Some(socket);
                         core.handle_connected(now());
                     }
-                    Err(e) => core.handle_connect_failed(now(), &e.to_string()),
+                    Err(e) => match CertificateMismatch::find(&e) {
+                        Some(mismatch) => core.handle_certificate_mismatch(now(), mismatch),
+                        None => core.handle_connect_failed(now(), &e.to_string()),
+                    },
                 }
             }
             frame = async { ws.as_mut().expect("guarded").next().await }, if ws.is_some() => match frame {

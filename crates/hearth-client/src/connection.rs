@@ -41,6 +41,9 @@ pub enum ClientError {
         /// What happened.
         message: String,
     },
+    /// The server's certificate is not the pinned one (see [`crate::pin`]).
+    #[error("{0}")]
+    CertificateMismatch(crate::pin::CertificateMismatch),
     /// The client task has ended.
     #[error("the client has stopped")]
     Stopped,

@@ -25,6 +25,7 @@ use hearth_wire::{
 };
 
 use crate::backoff::{Backoff, SplitMix};
+use crate::pin::CertificateMismatch;
 
 /// Milliseconds on the shell's monotonic clock. Only differences matter to the core.
 pub type Millis = u64;
@@ -398,6 +399,9 @@ pub enum CloseReason {
         /// What happened, for humans.
         message: String,
     },
+    /// The server presented another certificate than the pinned one, on the first
+    /// connection or on a reconnection: retrying cannot help, and must not happen quietly.
+    CertificateMismatch(CertificateMismatch),
 }
 
 /// What the shell must do, in order.
@@ -655,6 +659,17 @@ impl ClientCore {
     pub fn handle_connect_failed(&mut self, now: Millis, error: &str) {
         if self.phase == Phase::Connecting {
             self.connection_lost(now, format!("could not connect: {error}"));
+        }
+    }
+
+    /// The connection asked for by [`Output::Connect`] reached a server whose certificate is
+    /// not the pinned one. Unlike other failures this ends the client, even after it was in
+    /// the room: the next try would meet the same stranger.
+    pub fn handle_certificate_mismatch(&mut self, _now: Millis, mismatch: CertificateMismatch) {
+        if self.phase == Phase::Connecting {
+            self.forget_session();
+            self.phase = Phase::Finished;
+            self.event(Event::Closed(CloseReason::CertificateMismatch(mismatch)));
         }
     }
 
@@ -945,16 +960,7 @@ impl ClientCore {
     /// The connection is gone: forget what was tied to it and retry, unless retrying cannot
     /// help.
     fn connection_lost(&mut self, now: Millis, reason: String) {
-        if let Some(channel) = self.voice_now.take() {
-            self.event(Event::VoiceLeft { channel });
-        }
-        self.me = None;
-        self.members.clear();
-        self.catchup.clear();
-        self.resend_at = None;
-        for ((channel, member), _) in std::mem::take(&mut self.typing) {
-            self.event(Event::TypingStopped { channel, member });
-        }
+        self.forget_session();
         let fatal_code = match &self.last_disconnect {
             Some((code @ (ErrorCode::BadPassword | ErrorCode::Banned | ErrorCode::Kicked), _)) => Some(*code),
             _ => None,
@@ -973,6 +979,20 @@ impl ClientCore {
         self.attempt = self.attempt.saturating_add(1);
         self.phase = Phase::Waiting(now + delay);
         self.event(Event::Disconnected { reason, retry_in_ms: delay });
+    }
+
+    /// Forgets what was tied to the connection that ended: voice, members, typing.
+    fn forget_session(&mut self) {
+        if let Some(channel) = self.voice_now.take() {
+            self.event(Event::VoiceLeft { channel });
+        }
+        self.me = None;
+        self.members.clear();
+        self.catchup.clear();
+        self.resend_at = None;
+        for ((channel, member), _) in std::mem::take(&mut self.typing) {
+            self.event(Event::TypingStopped { channel, member });
+        }
     }
 
     fn on_hello(

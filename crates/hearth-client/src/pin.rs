@@ -30,6 +30,40 @@ pub fn pinned_config(pin: Fingerprint) -> Result<Arc<rustls::ClientConfig>, rust
     Ok(Arc::new(config))
 }
 
+/// The server presented another certificate than the pinned one: not the room the link was
+/// made for, or someone in between. Retrying cannot help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the server's certificate has fingerprint {presented}, not {expected} as the join link says; this is not the room the link was made for, or someone is in between"
+)]
+pub struct CertificateMismatch {
+    /// The fingerprint of the certificate the server presented.
+    pub presented: Fingerprint,
+    /// The pinned fingerprint.
+    pub expected: Fingerprint,
+}
+
+impl CertificateMismatch {
+    /// The mismatch behind a failed connection, found through the layers the TLS error is
+    /// wrapped in (WebSocket, I/O, rustls).
+    pub fn find(error: &(dyn std::error::Error + 'static)) -> Option<CertificateMismatch> {
+        let mut next = Some(error);
+        while let Some(error) = next {
+            if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
+                error.downcast_ref::<rustls::Error>()
+            {
+                return other.0.downcast_ref::<CertificateMismatch>().copied();
+            }
+            // An I/O error's `source` skips the error it wraps, so look at that one itself.
+            next = match error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => error.source(),
+            };
+        }
+        None
+    }
+}
+
 #[derive(Debug)]
 struct PinnedCertificate {
     pin: Fingerprint,
@@ -50,10 +84,8 @@ impl ServerCertVerifier for PinnedCertificate {
         if presented == self.pin {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate has fingerprint {presented}, not {} as the join link says; this is not the room the link was made for, or someone is in between",
-                self.pin
-            )))
+            let mismatch = CertificateMismatch { presented, expected: self.pin };
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch)))))
         }
     }
 

@@ -1412,12 +1412,9 @@ impl Core {
                             code: Some(code),
                             message,
                         } => failed(code.as_str(), refusal(code, &message)),
-                        // The certificate is not the one the link pins (hearth-client's pin
-                        // check names both fingerprints).
-                        hearth_client::ClientError::Fatal { code: None, message }
-                            if parsed.pin.is_some() && message.contains("fingerprint") =>
-                        {
-                            failed("certificate_mismatch", format!("Hearth did not join {}: {message}.", parsed.link()))
+                        // The certificate is not the one the link pins.
+                        hearth_client::ClientError::CertificateMismatch(mismatch) => {
+                            failed("certificate_mismatch", format!("Hearth did not join {}: {mismatch}.", parsed.link()))
                         }
                         e => failed(
                             "unreachable",
@@ -1443,6 +1440,9 @@ impl Core {
                         code.map_or("refused", ErrorCode::as_str).to_string(),
                         message.clone(),
                     ))),
+                    Event::Closed(CloseReason::CertificateMismatch(mismatch)) => {
+                        Some(Err(("certificate_mismatch".to_string(), mismatch.to_string())))
+                    }
                     _ => None,
                 };
                 connection_events.push(event);
@@ -1634,6 +1634,18 @@ impl Core {
             }
             Event::Closed(CloseReason::Left { .. }) => {
                 self.status(ConnectionStatus::Disconnected);
+            }
+            // On a reconnection the server showed another certificate than the link pins:
+            // the client stopped, and the user hears why rather than seeing endless retries.
+            Event::Closed(CloseReason::CertificateMismatch(mismatch)) => {
+                let status = ConnectionStatus::Failed {
+                    address: connection.address.clone(),
+                    code: "certificate_mismatch".to_string(),
+                    message: format!(
+                        "Hearth stopped reconnecting: {mismatch}. Ask the host whether they made a new certificate, and use their new link."
+                    ),
+                };
+                self.status(status);
             }
             Event::Closed(CloseReason::Fatal { code, message }) => {
                 let code = code.map_or("connection_lost", ErrorCode::as_str);

@@ -54,7 +54,8 @@ impl TestCounts {
             self.reading = Some(self.failures.len() - 1);
             return false;
         }
-        if trimmed == "failures:" || trimmed.starts_with("test result: ") {
+        // A backtrace (RUST_BACKTRACE is set on CI) would crowd out the other failures.
+        if trimmed == "failures:" || trimmed == "stack backtrace:" || trimmed.starts_with("test result: ") {
             self.reading = None;
         }
         if let Some(index) = self.reading {
@@ -251,7 +252,8 @@ thread 'b::breaks' panicked at crates/x/tests/it.rs:10:5:
 assertion `left == right` failed
   left: 1
  right: 2
-note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+stack backtrace:
+   0: __rustc::rust_begin_unwind
 
 
 failures:

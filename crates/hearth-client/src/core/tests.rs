@@ -14,7 +14,7 @@
 //! [`describe`] renders it. After an input, every output must be expected, and nothing more.
 
 use super::*;
-use hearth_wire::{decode_server, encode_client};
+use hearth_wire::{Fingerprint, decode_server, encode_client};
 
 const HELLO: &str = r#"{"type":"hello","protocol":1,"server":{"name":"Hearth","version":"0.1.0"},"rooms":[{"name":"lobby","members":0,"locked":false}],"password_required":false,"limits":{"max_frame_bytes":524288,"max_text_chars":4000,"max_name_chars":32,"max_image_bytes":262144,"rate_per_sec":20,"rate_burst":40,"heartbeat_timeout_ms":30000,"ping_interval_ms":10000,"history_page_max":100}}"#;
 const ROOM: &str = r#"{"name":"lobby","channels":[{"id":"general","kind":"text","name":"general","topic":""},{"id":"voice","kind":"voice","name":"Voice","topic":""}],"locked":false}"#;
@@ -134,6 +134,9 @@ fn describe(e: &Event) -> String {
         Event::Closed(CloseReason::Fatal { code, message }) => {
             format!("closed: fatal {} ({message})", code.map_or("-", ErrorCode::as_str))
         }
+        Event::Closed(CloseReason::CertificateMismatch(m)) => {
+            format!("closed: certificate {} instead of {}", &m.presented.hex()[..4], &m.expected.hex()[..4])
+        }
         other => format!("{other:?}"),
     }
 }
@@ -149,7 +152,7 @@ fn render(o: &Output) -> String {
 
 fn is_input(line: &str) -> bool {
     ["<- ", "cmd ", "at "].iter().any(|p| line.starts_with(p))
-        || ["connected", "failed", "timeout"].contains(&line)
+        || ["connected", "failed", "wrong certificate", "timeout"].contains(&line)
         || line.starts_with("lost")
 }
 
@@ -190,6 +193,9 @@ fn replay(name: &str, script: &str) {
                 core.handle_connected(now);
             } else if line == "failed" {
                 core.handle_connect_failed(now, "refused");
+            } else if line == "wrong certificate" {
+                let mismatch = CertificateMismatch { presented: Fingerprint([0x11; 32]), expected: Fingerprint([0x22; 32]) };
+                core.handle_certificate_mismatch(now, mismatch);
             } else if let Some(code) = line.strip_prefix("lost") {
                 let close = code.trim().parse::<u16>().ok().map(|c| (c, String::new()));
                 core.handle_closed(now, close);
@@ -221,6 +227,7 @@ transcript!(fatal_errors_end_the_client_and_transient_ones_retry, "fatal.txt");
 transcript!(heartbeat_pings_a_silent_server_and_drops_a_dead_one, "heartbeat.txt");
 transcript!(voice_signal_and_rate_limits, "voice.txt");
 transcript!(a_backlog_is_paced_to_the_rate_limit_and_keeps_its_order, "pacing.txt");
+transcript!(another_certificate_on_reconnection_ends_the_client, "certificate.txt");
 
 #[test]
 fn client_ids_are_unique_and_prefixed() {

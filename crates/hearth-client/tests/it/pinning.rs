@@ -44,7 +44,11 @@ async fn the_pinned_certificate_is_reached_and_any_other_is_refused() {
     let refused = tokio::time::timeout(WAIT, Client::connect(&url, pinned("stranger", wrong)))
         .await
         .expect("the client gave up in time");
-    let Err(ClientError::Fatal { message, .. }) = refused else { panic!("not refused as fatal: {:?}", refused.map(drop)) };
+    let Err(ClientError::CertificateMismatch(mismatch)) = refused else {
+        panic!("not refused for its certificate: {:?}", refused.map(drop))
+    };
+    assert_eq!((mismatch.presented, mismatch.expected), (identity.fingerprint(), wrong));
+    let message = mismatch.to_string();
     assert!(
         message.contains(&wrong.to_string()) && message.contains(&identity.fingerprint().to_string()),
         "{message}"
