@@ -54,6 +54,11 @@ struct JoinArgs {
     /// Operator token.
     #[arg(long, env = "HEARTH_OPERATOR_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// For `wss://`: accept only the certificate with this SHA-256 fingerprint (the `#fp=`
+    /// of the host's join link), as a room on a LAN has a self-signed one. Other computers
+    /// reach a room over `wss://` only.
+    #[arg(long)]
+    fingerprint: Option<hearth_wire::Fingerprint>,
     /// Text channel for stdin lines (default: the room's first text channel; `@name` for a DM).
     #[arg(long)]
     channel: Option<String>,
@@ -107,6 +112,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let mut options = ClientOptions::new(args.room.clone().or_else(|| room_from_url(&args.url)), args.name.clone());
     options.core.password = args.password.clone();
     options.core.token = args.token.clone();
+    options.pin = args.fingerprint;
     let duration = args.duration.map(Duration::from_secs_f64);
     let deadline = async move {
         match duration {

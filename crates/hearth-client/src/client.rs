@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::connection::ClientError;
-use crate::pin::CertificateMismatch;
+use crate::pin::{CertificateMismatch, SeenCertificate, checked_config};
 use crate::core::{ClientCore, CloseReason, Command, Conversation, CoreOptions, Event, Millis, Output, PendingChat, Phase};
 
 /// Commands queued for the client task before senders wait.
@@ -48,12 +48,16 @@ pub struct ClientOptions {
     /// For `wss://`: trust exactly the certificate with this SHA-256 fingerprint (from the
     /// join link) instead of the web's certificate authorities.
     pub pin: Option<Fingerprint>,
+    /// For `wss://` without a pin: trust the first certificate met instead of the web's
+    /// certificate authorities, and only that one on reconnections ([`Client::certificate`]
+    /// tells which it was).
+    pub trust_first_use: bool,
 }
 
 impl ClientOptions {
     /// Options for `name`, in `room` (or the server's first room).
     pub fn new(room: Option<String>, name: impl Into<String>) -> Self {
-        ClientOptions { core: CoreOptions::new(room, name), origin: None, pin: None }
+        ClientOptions { core: CoreOptions::new(room, name), origin: None, pin: None, trust_first_use: false }
     }
 }
 
@@ -147,9 +151,16 @@ pub struct Client {
     /// Events read while waiting for the first join, handed out first.
     early: VecDeque<Event>,
     task: Option<JoinHandle<()>>,
+    seen: SeenCertificate,
 }
 
 impl Client {
+    /// The fingerprint of the certificate the server presented, over `wss://` with a pin or
+    /// trust on first use; `None` otherwise.
+    pub fn certificate(&self) -> Option<Fingerprint> {
+        *self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Connects to `url` (`ws://` or `wss://`), enters the room and returns once joined. The
     /// events up to and including [`Event::Joined`] are still delivered by
     /// [`Client::next_event`]. A refused join or a failed first connection is
@@ -171,7 +182,9 @@ impl Client {
         let core = ClientCore::new(CoreOptions { seed, ..options.core });
         let (requests, requests_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(url.to_owned(), options.origin, options.pin, core, requests_rx, events_tx, shutdown));
+        let seen = SeenCertificate::default();
+        let tls = Tls { pin: options.pin, first_use: options.trust_first_use, seen: seen.clone() };
+        let task = tokio::spawn(run(url.to_owned(), options.origin, tls, core, requests_rx, events_tx, shutdown));
         let ids = Arc::new(IdSource { prefix: format!("{:016x}", seed ^ 0x5bd1_e995), next: AtomicU64::new(1) });
         let mut early = VecDeque::new();
         loop {
@@ -195,7 +208,7 @@ impl Client {
                 }
             }
         }
-        Ok(Client { handle: ClientHandle { requests, ids }, events, early, task: Some(task) })
+        Ok(Client { handle: ClientHandle { requests, ids }, events, early, task: Some(task), seen })
     }
 
     /// A handle for sending commands from elsewhere.
@@ -267,7 +280,18 @@ fn seed() -> u64 {
     h.finish()
 }
 
-async fn open(url: String, origin: Option<String>, pin: Option<Fingerprint>) -> Result<Ws, ClientError> {
+/// How a `wss://` connection checks the server's certificate.
+#[derive(Debug, Clone)]
+struct Tls {
+    /// Only this certificate.
+    pin: Option<Fingerprint>,
+    /// Without a pin: the first certificate met, then only that one.
+    first_use: bool,
+    /// The certificate the last handshake met.
+    seen: SeenCertificate,
+}
+
+async fn open(url: String, origin: Option<String>, tls: Tls) -> Result<Ws, ClientError> {
     let mut request = url.as_str().into_client_request()?;
     if let Some(origin) = origin {
         let value = origin.parse().map_err(|_| ClientError::Unexpected(format!("bad origin {origin:?}")))?;
@@ -276,11 +300,11 @@ async fn open(url: String, origin: Option<String>, pin: Option<Fingerprint>) -> 
     let config = WebSocketConfig::default();
     // `None` picks rustls with the webpki roots for wss:// and plain TCP for ws://; a pin
     // replaces the roots with the one certificate the join link names.
-    let connector = match pin {
-        Some(pin) => Some(Connector::Rustls(
-            crate::pin::pinned_config(pin).map_err(|e| ClientError::Unexpected(format!("TLS setup: {e}")))?,
-        )),
-        None => None,
+    let connector = if tls.pin.is_some() || tls.first_use {
+        let config = checked_config(tls.pin, tls.seen).map_err(|e| ClientError::Unexpected(format!("TLS setup: {e}")))?;
+        Some(Connector::Rustls(config))
+    } else {
+        None
     };
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (ws, _) = tokio::time::timeout(CONNECT_DEADLINE, connect).await.map_err(|_| ClientError::Timeout)??;
@@ -293,7 +317,7 @@ type Opening = Pin<Box<dyn Future<Output = Result<Ws, ClientError>> + Send>>;
 async fn run(
     url: String,
     origin: Option<String>,
-    pin: Option<Fingerprint>,
+    mut tls: Tls,
     mut core: ClientCore,
     mut requests: mpsc::Receiver<Request>,
     events: mpsc::UnboundedSender<Event>,
@@ -308,7 +332,7 @@ async fn run(
     loop {
         while let Some(out) = core.poll_output() {
             match out {
-                Output::Connect => opening = Some(Box::pin(open(url.clone(), origin.clone(), pin))),
+                Output::Connect => opening = Some(Box::pin(open(url.clone(), origin.clone(), tls.clone()))),
                 Output::Send(msg) => {
                     let Some(socket) = ws.as_mut() else { continue };
                     if let Err(e) = socket.send(Message::Text(encode_client(&msg).into())).await {
@@ -350,6 +374,10 @@ async fn run(
                 opening = None;
                 match opened {
                     Ok(socket) => {
+                        // Trusted on first use: from now on only this certificate will do.
+                        if tls.first_use && tls.pin.is_none() {
+                            tls.pin = *tls.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        }
                         ws = Some(socket);
                         core.handle_connected(now());
                     }

@@ -6,8 +6,12 @@
 //! the host's screen or a friend) stands in for the authority. The handshake's signatures are
 //! still checked, so the server must hold the certificate's key, not merely present a copy of
 //! the certificate.
+//!
+//! An address given without a fingerprint (typed by hand) is trusted on first use: the first
+//! certificate met is recorded and pinned for every reconnection, and the app remembers it
+//! with the address, as SSH does with host keys.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hearth_wire::Fingerprint;
 use rustls::DigitallySignedStruct;
@@ -15,11 +19,23 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
+/// The fingerprint of the certificate a connection met, written by the TLS handshake.
+pub type SeenCertificate = Arc<Mutex<Option<Fingerprint>>>;
+
 /// A rustls client configuration that accepts only the certificate with this fingerprint.
 pub fn pinned_config(pin: Fingerprint) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    checked_config(Some(pin), SeenCertificate::default())
+}
+
+/// A rustls client configuration that accepts the certificate with fingerprint `pin`, or,
+/// without one, whatever certificate the server presents: trust on first use, for a bare LAN
+/// address that came with no fingerprint. Either way the certificate met goes into `seen`,
+/// so the caller can pin it from then on and show it to the user.
+pub fn checked_config(pin: Option<Fingerprint>, seen: SeenCertificate) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedCertificate {
         pin,
+        seen,
         provider: provider.clone(),
     });
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -66,7 +82,9 @@ impl CertificateMismatch {
 
 #[derive(Debug)]
 struct PinnedCertificate {
-    pin: Fingerprint,
+    /// `None`: trust on first use.
+    pin: Option<Fingerprint>,
+    seen: SeenCertificate,
     provider: Arc<CryptoProvider>,
 }
 
@@ -81,11 +99,14 @@ impl ServerCertVerifier for PinnedCertificate {
     ) -> Result<ServerCertVerified, rustls::Error> {
         // Names and dates do not matter: the link names this very certificate.
         let presented = Fingerprint::of_certificate(end_entity.as_ref());
-        if presented == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            let mismatch = CertificateMismatch { presented, expected: self.pin };
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch)))))
+        *self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(presented);
+        match self.pin {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(pin) if pin == presented => Ok(ServerCertVerified::assertion()),
+            Some(expected) => {
+                let mismatch = CertificateMismatch { presented, expected };
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(mismatch)))))
+            }
         }
     }
 

@@ -19,12 +19,16 @@ pub struct JoinAddress {
     pub pin: Option<Fingerprint>,
     /// Whether the address asked for TLS (`wss://` or `https://`) without naming a pin.
     pub secure: bool,
+    /// A bare (or `hearth://`, `http://`) address of another computer without a pin: TLS,
+    /// trusting the certificate met the first time, which is then remembered with the
+    /// address. Only this computer is reached over plain WebSocket.
+    pub first_use: bool,
 }
 
 impl JoinAddress {
     /// The WebSocket URL to connect to: WSS when the address is pinned or asked for TLS.
     pub fn url(&self) -> String {
-        let scheme = if self.pin.is_some() || self.secure { "wss" } else { "ws" };
+        let scheme = if self.pin.is_some() || self.secure || self.first_use { "wss" } else { "ws" };
         let room = self.room.as_deref().unwrap_or("");
         format!("{scheme}://{}:{}/{room}", self.host, self.port)
     }
@@ -69,9 +73,15 @@ pub fn parse(input: &str) -> Result<JoinAddress, String> {
         }
     }
     let mut secure = false;
+    // Plain only when asked for by name (ws://); see `first_use` below.
+    let mut plain = false;
     let rest = if let Some((scheme, rest)) = text.split_once("://") {
         match scheme.to_ascii_lowercase().as_str() {
-            "ws" | "hearth" | "http" => rest,
+            "ws" => {
+                plain = true;
+                rest
+            }
+            "hearth" | "http" => rest,
             "wss" | "https" => {
                 secure = true;
                 rest
@@ -96,7 +106,15 @@ pub fn parse(input: &str) -> Result<JoinAddress, String> {
         room: (!room.is_empty()).then(|| room.to_string()),
         pin,
         secure,
+        first_use: pin.is_none() && !secure && !plain && !is_this_computer(host),
     })
+}
+
+/// Whether `host` names this computer, which alone may be reached over plain WebSocket.
+fn is_this_computer(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn split_port(authority: &str) -> Result<(&str, u16), String> {
@@ -134,31 +152,41 @@ mod tests {
 
     #[test]
     fn every_form_a_user_or_link_gives() {
-        let a = |h: &str, p, r: Option<&str>| JoinAddress {
+        // `first_use`: another computer, reached over TLS trusted on first use.
+        let a = |h: &str, p, r: Option<&str>, first_use| JoinAddress {
             host: h.into(),
             port: p,
             room: r.map(Into::into),
             pin: None,
             secure: false,
+            first_use,
         };
-        assert_eq!(parse("192.168.1.20"), Ok(a("192.168.1.20", 7777, None)));
+        assert_eq!(parse("192.168.1.20"), Ok(a("192.168.1.20", 7777, None, true)));
         assert_eq!(
             parse(" host:9000/lobby "),
-            Ok(a("host", 9000, Some("lobby")))
+            Ok(a("host", 9000, Some("lobby"), true))
         );
         assert_eq!(
             parse("ws://host:9000/lobby"),
-            Ok(a("host", 9000, Some("lobby")))
+            Ok(a("host", 9000, Some("lobby"), false))
         );
         assert_eq!(
             parse("hearth://host:9000/games/"),
-            Ok(a("host", 9000, Some("games")))
+            Ok(a("host", 9000, Some("games"), true))
         );
-        assert_eq!(parse("HEARTH://[::1]:9000"), Ok(a("[::1]", 9000, None)));
-        assert_eq!(parse("[fe80::1]"), Ok(a("[fe80::1]", 7777, None)));
+        assert_eq!(parse("HEARTH://[::1]:9000"), Ok(a("[::1]", 9000, None, false)));
+        assert_eq!(parse("[fe80::1]"), Ok(a("[fe80::1]", 7777, None, true)));
+        // Only this computer is reached over plain WebSocket without being asked to.
+        for here in ["127.0.0.1:9000/lobby", "localhost:9000/lobby", "[::1]:9000/lobby"] {
+            assert!(parse(here).unwrap().url().starts_with("ws://"), "{here}");
+        }
         assert_eq!(
             parse("hearth://host:9000/lobby").unwrap().url(),
-            "ws://host:9000/lobby"
+            "wss://host:9000/lobby"
+        );
+        assert_eq!(
+            parse("192.168.1.20:7777/lobby").unwrap().url(),
+            "wss://192.168.1.20:7777/lobby"
         );
     }
 

@@ -1383,6 +1383,7 @@ impl Core {
         });
         let mut options = ClientOptions::new(parsed.room.clone(), name.clone());
         options.pin = parsed.pin;
+        options.trust_first_use = parsed.first_use;
         options.core.password = password.filter(|p| !p.is_empty());
         options.core.token = token;
         // Boxed: the pair is large, and it only exists on the way out.
@@ -1468,6 +1469,7 @@ impl Core {
             let _ = client.leave().await;
             return Err(error);
         }
+        let learned = client.certificate();
         let handle = client.handle();
         let video = VideoSession::spawn(
             handle.clone(),
@@ -1501,6 +1503,12 @@ impl Core {
             .as_ref()
             .map(|c| c.room.clone())
             .unwrap_or_default();
+        // A certificate trusted on first use is remembered with the address, so the next
+        // join from the recent list accepts only that one.
+        let address = match (parsed.first_use, learned) {
+            (true, Some(fingerprint)) if !address.contains('#') => format!("{}#fp={}", address.trim(), fingerprint.hex()),
+            _ => address,
+        };
         self.store.joined(ipc::RecentServer {
             address,
             name,

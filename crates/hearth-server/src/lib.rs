@@ -537,7 +537,7 @@ async fn serve(
     shared: Arc<Shared>,
 ) {
     // Plaintext is readable by the whole LAN: only this computer gets the web client and
-    // browser WebSockets that way (native clients still may; see docs/protocol.md).
+    // WebSockets that way (docs/protocol.md, "Transport").
     let private = transport == Transport::Tls || is_loopback(peer.ip());
     match http::classify(&stream, HANDSHAKE_DEADLINE).await {
         http::Request::Upgrade => {}
@@ -593,8 +593,11 @@ async fn serve(
     let check_origin = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let origin = header("origin");
-        if origin.is_some() && !private {
-            let body = "browsers on other computers must connect over wss://\n".to_owned();
+        // A plain WebSocket carries the password and chat in clear across the LAN: other
+        // computers, browsers or not, must use wss:// (the app does, with the link's
+        // fingerprint or trusting the first certificate it meets).
+        if !private {
+            let body = "other computers must connect over wss://\n".to_owned();
             let mut refused = ErrorResponse::new(Some(body));
             *refused.status_mut() = ::http::StatusCode::FORBIDDEN;
             return Err(refused);

@@ -1,6 +1,7 @@
 //! Certificate pinning against the real server over WSS: with the fingerprint the join link
 //! names, the client joins the room (by IP address, which no certificate authority could
-//! vouch for); with any other it is refused, with a message naming both fingerprints.
+//! vouch for); with any other it is refused, with a message naming both fingerprints. Without
+//! a fingerprint, the first certificate is trusted and then pinned.
 
 use hearth_client::{Client, ClientError, ClientOptions, Event};
 use hearth_server::Config;
@@ -55,4 +56,40 @@ async fn the_pinned_certificate_is_reached_and_any_other_is_refused() {
     );
     drop(right);
     server.stop().await;
+}
+
+/// A bare address (no fingerprint) is trusted on first use: the client joins over WSS, says
+/// which certificate it met, and pins it. When the server comes back on the same port with
+/// another certificate, the client stops instead of reconnecting to a stranger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_certificate_is_trusted_and_then_pinned() {
+    let first_dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(Config { data_dir: Some(first_dir.path().to_owned()), ..Config::default() }).await;
+    let addr = server.addr;
+    let first = Identity::load_or_create(first_dir.path(), &[]).expect("the first identity").fingerprint();
+
+    let mut options = options("newcomer");
+    options.trust_first_use = true;
+    options.core.backoff = hearth_client::Backoff { initial_ms: 50, max_ms: 200 };
+    let mut client = Client::connect(&format!("wss://{addr}/lobby"), options).await.expect("joins over WSS");
+    assert_eq!(client.certificate(), Some(first), "the client tells which certificate it met");
+
+    // The same port, another certificate: someone else answers now.
+    server.stop().await;
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = TestServer::start_on(addr, Config { data_dir: Some(other_dir.path().to_owned()), ..Config::default() }).await;
+    let mismatch = tokio::time::timeout(WAIT * 2, async {
+        while let Some(event) = client.next_event().await {
+            if let Event::Closed(hearth_client::core::CloseReason::CertificateMismatch(mismatch)) = event {
+                return Some(mismatch);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the client stopped in time")
+    .expect("it stopped for the certificate");
+    assert_eq!(mismatch.expected, first);
+    assert_ne!(mismatch.presented, first);
+    other.stop().await;
 }

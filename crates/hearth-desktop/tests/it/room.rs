@@ -316,3 +316,31 @@ async fn settings_persist_in_the_config_directory() {
     assert_eq!(again.handle.get_settings().await.unwrap(), wanted);
     again.handle.shutdown().await.unwrap();
 }
+
+/// An address typed by hand, with no fingerprint, for a room on another computer: the app
+/// joins over TLS trusting the certificate it meets the first time (never plain WebSocket,
+/// which the server refuses from the LAN), and the recent list remembers that certificate
+/// with the address, so the next join accepts only it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_lan_address_is_trusted_on_first_use_and_remembered_pinned() {
+    let host = Desktop::spawn(DesktopConfig::default());
+    let guest = Desktop::spawn(DesktopConfig::default());
+    let HostStatus::On { port, join_link, .. } = host.handle.host_start(host_config(None)).await.unwrap() else {
+        panic!("not hosting");
+    };
+    // The join link names this computer's LAN address, as another computer would reach it.
+    let (address_part, pin) = join_link.split_once("#fp=").expect("a pinned link");
+    let lan = address_part.trim_start_matches("https://").split(':').next().unwrap().to_owned();
+    if lan.starts_with("127.") || lan == "localhost" {
+        eprintln!("SKIPPED: this computer has no LAN address ({join_link})");
+        return;
+    }
+    let typed = format!("{lan}:{port}/party");
+    guest.handle.connect(typed.clone(), "guest".into(), None).await.expect("joins by the bare address");
+    let recent = guest.handle.recent_servers().await.unwrap();
+    assert_eq!(recent[0].address, format!("{typed}#fp={pin}"), "remembered with the certificate met");
+    // Joining again from the recent list pins that certificate.
+    guest.handle.connect(recent[0].address.clone(), "guest".into(), None).await.expect("joins again, pinned");
+    host.handle.shutdown().await.unwrap();
+    guest.handle.shutdown().await.unwrap();
+}

@@ -154,7 +154,7 @@ async fn https_and_wss_share_the_port_and_plain_http_stays_on_this_computer() {
     assert!(http_get(local, "/health").await.starts_with("HTTP/1.1 200 OK"));
 
     // From another computer (this one's LAN address), plain HTTP pages redirect to HTTPS
-    // and a browser's plain WebSocket is refused.
+    // and plain WebSockets are refused.
     let Some(lan) = lan_address() else {
         eprintln!("SKIPPED the LAN half: this computer has no address besides loopback");
         server.stop().await;
@@ -165,13 +165,17 @@ async fn https_and_wss_share_the_port_and_plain_http_stays_on_this_computer() {
     assert!(page.starts_with("HTTP/1.1 308"), "{page}");
     assert!(page.contains(&format!("Location: https://{lan}/lobby\r\n")), "{page}");
     let url = format!("ws://{lan}/lobby");
-    match Connection::connect(&url, Some(&format!("http://{lan}"))).await {
-        Err(ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
-            assert_eq!(resp.status(), 403);
-            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned();
-            assert!(body.contains("wss://"), "{body}");
+    // Neither a browser's plain WebSocket nor a native client's: the password would cross
+    // the LAN in clear.
+    for origin in [Some(format!("http://{lan}")), None] {
+        match Connection::connect(&url, origin.as_deref()).await {
+            Err(ClientError::WebSocket(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+                assert_eq!(resp.status(), 403);
+                let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned();
+                assert!(body.contains("wss://"), "{body}");
+            }
+            other => panic!("a plain WebSocket from the LAN ({origin:?}) was not refused: {:?}", other.map(drop)),
         }
-        other => panic!("a browser's plain WebSocket from the LAN was not refused: {:?}", other.map(drop)),
     }
     // Over HTTPS the same address is fine.
     let page = https_get(lan, pin, "/health").await;
