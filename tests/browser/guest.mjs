@@ -43,7 +43,7 @@ export async function openGuest(url, { extraArgs = [], initScript, fakeMedia = t
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && !expectedConsoleError(m.text()) && failures.push(`console error: ${m.text()}`));
+  page.on("console", (m) => m.type() === "error" && failures.push(`console error: ${m.text()}`));
   await page.goto(url);
   const address = page.getByTestId("join-address");
   await address.waitFor();
@@ -51,10 +51,6 @@ export async function openGuest(url, { extraArgs = [], initScript, fakeMedia = t
   if (!url.endsWith(prefilled.split("/").slice(1).join("/"))) failures.push(`join form prefilled with ${prefilled}`);
   return { browser, page };
 }
-
-/** Console errors a script expects (say, a refused socket), matched by a part of their text. */
-export const expectedErrors = [];
-const expectedConsoleError = (text) => expectedErrors.some((part) => text.includes(part));
 
 /** Fills the join form as `name` (with `password` when given) and submits it. */
 export async function submitJoin(page, name, password) {

@@ -46,11 +46,11 @@ pub fn checked_config(pin: Option<Fingerprint>, seen: SeenCertificate) -> Result
     Ok(Arc::new(config))
 }
 
-/// The server presented another certificate than the pinned one: not the room the link was
-/// made for, or someone in between. Retrying cannot help.
+/// The server presented another certificate than the pinned one (from a link, or trusted on
+/// first use): not the same room, or someone in between. Retrying cannot help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the server's certificate has fingerprint {presented}, not {expected} as the join link says; this is not the room the link was made for, or someone is in between"
+    "the server's certificate has fingerprint {presented}, not {expected} as its link or the first connection said; this is not the room you joined before, or someone is in between"
 )]
 pub struct CertificateMismatch {
     /// The fingerprint of the certificate the server presented.

@@ -65,7 +65,7 @@ pub enum HostStatus {
         advertised: Option<String>,
         /// The SHA-256 fingerprint of the server's TLS certificate, which join links carry.
         #[serde(skip)]
-        fingerprint: Option<hearth_wire::Fingerprint>,
+        fingerprint: hearth_wire::Fingerprint,
     },
 }
 
@@ -413,7 +413,7 @@ impl Host {
             lan_address: lan_ip().map(|ip| SocketAddr::new(ip, address.port()).to_string()),
             password_protected,
             advertised,
-            fingerprint: Some(fingerprint),
+            fingerprint,
         };
         self.status.send_replace(status.clone());
         Ok(status)

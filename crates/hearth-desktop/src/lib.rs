@@ -1756,10 +1756,7 @@ impl Core {
                     room_name: room.clone(),
                     password_protected: *password_protected,
                     lan_addresses,
-                    join_link: match fingerprint {
-                        Some(pin) => address::share_link(&best, *port, &room, *pin),
-                        None => format!("hearth://{best}:{port}/{room}"),
-                    },
+                    join_link: address::share_link(&best, *port, &room, *fingerprint),
                 }
             }
         }

@@ -20,8 +20,7 @@ async fn a_browser_guest_and_a_native_member_watch_each_others_cameras() {
     let shots = repo_root().join("test-output/video");
     std::fs::create_dir_all(&shots).expect("test-output/video");
     let script = repo_root().join("crates/hearth-video/tests/browser/video.mjs");
-    let addr = server.url.trim_start_matches("ws://").trim_end_matches("/lobby").to_owned();
-    let args = [format!("https://{addr}/lobby"), shots.display().to_string()];
+    let args = [format!("https://{}/lobby", server.addr), shots.display().to_string()];
     let Some(mut browser) = BrowserGuest::start(&script, &args, hearth_server::web::has_client()) else { return };
 
     // The native member gathers on every interface as the app does, and on loopback too,

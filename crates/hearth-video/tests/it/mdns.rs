@@ -52,9 +52,8 @@ async fn host_side() {
         return;
     };
     let server = TestServer::start_on("0.0.0.0:0".parse().unwrap()).await;
-    let port = server.url.trim_start_matches("ws://").trim_end_matches("/lobby").rsplit(':').next().unwrap().to_owned();
     let script = repo_root().join("crates/hearth-video/tests/browser/mdns.mjs");
-    let args = [format!("https://{host}:{port}/lobby")];
+    let args = [format!("https://{host}:{}/lobby", server.addr.port())];
     let Some(mut browser) =
         BrowserGuest::start_in(Some(&guest_namespace), &script, &args, hearth_server::web::has_client())
     else {

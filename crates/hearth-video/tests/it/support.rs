@@ -27,6 +27,8 @@ pub const VGA: VideoFormat = VideoFormat {
 };
 
 pub struct TestServer {
+    /// Where members reach it: loopback and its port.
+    pub addr: std::net::SocketAddr,
     pub url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), hearth_server::ServerError>>,
@@ -51,6 +53,7 @@ impl TestServer {
             },
         ));
         TestServer {
+            addr,
             url: format!("ws://{addr}/lobby"),
             stop,
             task,

@@ -42,7 +42,7 @@ async fn a_browser_guest_and_a_native_member_hear_each_other() {
     let mut config = voice_config();
     config.peer =
         PeerConfig { include_loopback: true, ice_check_interval: Duration::from_millis(20), ..PeerConfig::default() };
-    let native = Member::join_with(&server, "native", NATIVE_HZ, config, None).await;
+    let mut native = Member::join_with(&server, "native", NATIVE_HZ, config, None).await;
     native.voice_join().await;
     assert_eq!(browser.next_line(STEP).await, "joined");
     assert_eq!(browser.next_line(STEP).await, "in voice");
@@ -65,7 +65,6 @@ async fn a_browser_guest_and_a_native_member_hear_each_other() {
     assert!(own < 0.02, "the native member does not hear itself: share {own}");
 
     // The guest's voice controls, each checked by what it does to the sound both ways.
-    let mut native = native;
     let normal = played(&mut browser).await;
     assert!(normal > -60.0, "the page plays the native sine: {normal} dB");
     command(&mut browser, "volume 0").await;
