@@ -12,7 +12,7 @@ describe("error wording", () => {
 
   it("knows the codes the Rust side sends", () => {
     // crates/hearth-desktop: CommandError and ConnectionStatus codes of its own.
-    for (const code of ["bad_address", "unreachable", "refused", "not_connected", "already_running", "not_running", "port_in_use", "shutting_down", "invalid_settings", "voice_failed", "camera_refused"]) {
+    for (const code of ["bad_address", "unreachable", "refused", "not_connected", "already_running", "not_running", "port_in_use", "shutting_down", "invalid_settings", "voice_failed", "camera_refused", "certificate_mismatch"]) {
       expect(isKnownErrorCode(code), code).toBe(true);
     }
     expect(isKnownErrorCode("teleport_failed")).toBe(false);
@@ -24,6 +24,10 @@ describe("error wording", () => {
     expect(describeError("bad_password", "wrong password")).toBe("The password is wrong.");
     expect(describeError("name_taken", "x")).toMatch(/already uses that name/);
     expect(describeError("camera_refused", "  camera is off ")).toBe("That camera could not be opened. (camera is off)");
+    // A changed certificate: what to do in words, the two fingerprints as the detail.
+    expect(describeError("certificate_mismatch", "the server's certificate has fingerprint ab…, not cd…")).toMatch(
+      /^This server is not the one your link named.*Ask the host for a new join link\. \(the server's certificate has fingerprint ab…, not cd…\)$/,
+    );
     expect(describeError("kicked", "   ")).toBe("You were removed from the room by an operator.");
   });
 

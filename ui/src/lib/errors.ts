@@ -39,6 +39,8 @@ const SENTENCES = {
   // The app's codes (hearth-desktop), for failures that never reach a server.
   not_in_browser: "That needs the Hearth desktop app: a browser tab cannot do it.",
   unreachable: "No Hearth server answered at that address. Check the address and that the server is running.",
+  certificate_mismatch:
+    "This server is not the one your link named, or the one you joined before: its certificate is different. Someone may be pretending to be the room. Ask the host for a new join link.",
   bad_address: "That address is not valid. Use host:port/room, for example 192.168.1.20:7777/lobby.",
   refused: "The server refused to let you in.",
   connection_lost: "The connection to the server was lost.",
@@ -74,6 +76,7 @@ const WITH_DETAIL = new Set<KnownErrorCode>([
   "invalid",
   "connection_lost",
   "refused",
+  "certificate_mismatch",
   "device_unavailable",
   "voice_failed",
   "camera_failed",
