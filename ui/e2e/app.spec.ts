@@ -45,6 +45,15 @@ test.describe("start", () => {
     await page.keyboard.press("Enter");
     await expect(page.getByTestId("connection")).toHaveAttribute("data-state", "connected");
     await expect(page.getByTestId("chat-title")).toHaveText("#general");
+
+    // The padlock shows the certificate the connection accepts, to compare with the host's.
+    await expect(page.getByTestId("connection-certificate")).toHaveCount(0);
+    await page.getByTestId("connection-secure").click();
+    await expect(page.getByTestId("connection-secure")).toHaveAttribute("aria-expanded", "true");
+    await expect(page.getByTestId("connection-certificate")).toContainText("5F:3A:9C:0E:41:B2:7D:86:");
+    await shot(page, "01b-certificate");
+    await page.getByTestId("connection-secure").press("Escape");
+    await expect(page.getByTestId("connection-certificate")).toHaveCount(0);
   });
 
   test("a deep link event from the backend fills the form too", async ({ page }) => {
@@ -72,7 +81,8 @@ test.describe("host", () => {
     await page.getByTestId("host-room").press("Enter"); // Enter in the form starts hosting too
     await expect(toggle).toHaveAttribute("aria-checked", "true");
     await expect(page.getByTestId("host-error")).toHaveCount(0);
-    await expect(page.getByTestId("join-link")).toHaveText("hearth://192.168.1.20:7777/lan-night");
+    await expect(page.getByTestId("join-link")).toHaveText(/^https:\/\/192\.168\.1\.20:7777\/lan-night#fp=5f3a9c0e41b27d86[0-9a-f]{48}$/);
+    await expect(page.getByTestId("host-fingerprint")).toContainText("5F:3A:9C:0E:41:B2:7D:86:");
     await expect(page.getByTestId("lan-addresses")).toContainText("192.168.1.20:7777");
     const modules = await page.getByTestId("host-qr").locator("rect").count();
     expect(modules).toBeGreaterThan(100);

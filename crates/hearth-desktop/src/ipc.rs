@@ -189,6 +189,10 @@ pub enum ConnectionStatus {
         name: String,
         /// The server.
         server: ServerInfo,
+        /// The SHA-256 fingerprint (64 lower-case hex digits) of the certificate the server
+        /// presented over `wss://`: the one the join link named, or the one trusted on first
+        /// use. Reconnects accept only it. `None` over plain `ws://` to this computer.
+        certificate: Option<String>,
     },
     /// The connection dropped; retrying.
     Reconnecting {

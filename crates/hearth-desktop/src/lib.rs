@@ -460,6 +460,8 @@ struct Connection {
     client: Client,
     handle: ClientHandle,
     server: Option<ipc::ServerInfo>,
+    /// The server certificate's fingerprint, hex, over `wss://`.
+    certificate: Option<String>,
     /// The camera session: our camera and the cameras we watch.
     video: VideoHandle,
     /// `None` once the session has ended (it only does when the connection goes).
@@ -1485,6 +1487,7 @@ impl Core {
             client,
             handle,
             server: None,
+            certificate: learned.map(|fingerprint| fingerprint.hex()),
             video: video.handle,
             video_events: Some(video.events),
             cameras: BTreeMap::new(),
@@ -1537,6 +1540,7 @@ impl Core {
                         name: String::new(),
                         version: String::new(),
                     }),
+                    certificate: connection.certificate.clone(),
                 };
                 self.emit(AppEvent::Welcome {
                     you,

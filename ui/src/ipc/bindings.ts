@@ -214,7 +214,13 @@ room: string;
 /**  Our name. */
 name: string; 
 /**  The server. */
-server: ServerInfo } | 
+server: ServerInfo; 
+/**
+ *  The SHA-256 fingerprint (64 lower-case hex digits) of the certificate the server
+ *  presented over `wss://`: the one the join link named, or the one trusted on first
+ *  use. Reconnects accept only it. `None` over plain `ws://` to this computer.
+ */
+certificate: string | null } | 
 /**  The connection dropped; retrying. */
 { state: "reconnecting"; 
 /**  What the user asked for. */

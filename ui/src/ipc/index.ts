@@ -37,7 +37,9 @@ export async function selectBackend(): Promise<Backend> {
   const url = typeof document !== "undefined" ? servedSocketUrl(document, location) : null;
   if (url) {
     const { webBackend } = await import("./web");
-    return webBackend({ url, page: location });
+    const { parseMetaFingerprint } = await import("../lib/fingerprint");
+    const certificate = parseMetaFingerprint(document.querySelector('meta[name="hearth-fingerprint"]')?.getAttribute("content"));
+    return webBackend({ url, page: location, certificate });
   }
   const { mockBackend } = await import("./mock");
   const mock = mockBackend();

@@ -55,6 +55,12 @@ declare global {
   }
 }
 
+/** The mock server's certificate fingerprint (64 hex digits), as a real host's link names it. */
+export const MOCK_CERTIFICATE = "5f3a9c0e" + "41b27d86".repeat(7);
+/** As in the app: only a server on this computer is joined over plain ws://, with no certificate. */
+function plainLoopback(address: string): boolean {
+  return /^(ws:\/\/)?(127\.|localhost[:/]|\[::1\])/.test(address.trim());
+}
 const PAGE = 30;
 const FPS = 30;
 
@@ -224,7 +230,7 @@ export function mockBackend(): Backend & { control: MockControl } {
     for (const c of room.channels) if (c.kind === "text") page(c.id, null);
     emit({ type: "voice_status", status: voice });
     emit({ type: "camera_status", status: camera });
-    emit({ type: "connection", status: { state: "connected", address, room: room.name, name, server: { name: "Mock server", version: "0.1.0" } } });
+    emit({ type: "connection", status: { state: "connected", address, room: room.name, name, server: { name: "Mock server", version: "0.1.0" }, certificate: plainLoopback(address) ? null : MOCK_CERTIFICATE } });
   }
 
   function leaveRoom() {
@@ -542,7 +548,7 @@ export function mockBackend(): Backend & { control: MockControl } {
         room_name: config.room_name,
         password_protected: !!config.password,
         lan_addresses: [`192.168.1.20:${port}`, `10.0.0.5:${port}`],
-        join_link: `hearth://192.168.1.20:${port}/${encodeURIComponent(config.room_name)}`,
+        join_link: `https://192.168.1.20:${port}/${encodeURIComponent(config.room_name)}#fp=${MOCK_CERTIFICATE}`,
       };
       emit({ type: "host_status", status: host });
       emit({ type: "lan_rooms", rooms: await backend.lan_rooms() });

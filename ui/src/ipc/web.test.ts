@@ -63,6 +63,7 @@ async function start() {
     media: null,
     random: () => 0.5,
     page: null,
+    certificate: "ab".repeat(32),
   });
   await backend.subscribe((e) => events.push(e));
 }
@@ -108,7 +109,7 @@ describe("browser backend transcripts", () => {
     expect(entered.map((e) => e.type)).toEqual(["connection", "welcome", "voice_status", "camera_status", "connection", "history"]);
     expect(connection(entered)).toEqual([
       { state: "connecting", address: "chat.example.org:7777/lobby" },
-      { state: "connected", address: "chat.example.org:7777/lobby", room: "lobby", name: "Bob", server: { name: "Hearth", version: "0.1.0" } },
+      { state: "connected", address: "chat.example.org:7777/lobby", room: "lobby", name: "Bob", server: { name: "Hearth", version: "0.1.0" }, certificate: "ab".repeat(32) },
     ]);
     const w = entered[1] as Extract<AppEvent, { type: "welcome" }>;
     expect(w.you).toBe(2);

@@ -86,6 +86,12 @@ export interface WebOptions {
   random?: () => number;
   /** The page's path and host, to prefill the join form with the room it names. */
   page?: { protocol: string; hostname: string; port: string; pathname: string } | null;
+  /**
+   * The fingerprint (64 hex digits) of the certificate that served the page (its
+   * `hearth-fingerprint` tag), reported with the connected status as the shell reports the one
+   * it pinned; null over plain http or when the page names none.
+   */
+  certificate?: string | null;
 }
 
 const SETTINGS_KEY = "hearth.settings";
@@ -390,7 +396,7 @@ export function webBackend(options: WebOptions): Backend {
         media?.syncVoice(list);
         emit(voiceStatus());
         emit({ type: "camera_status", status: media?.cameraStatus() ?? { on: false, opened: [], watchers: [] } });
-        emit({ type: "connection", status: { state: "connected", address: intent!.address, room: room.name, name: myName, server } });
+        emit({ type: "connection", status: { state: "connected", address: intent!.address, room: room.name, name: myName, server, certificate: options.certificate ?? null } });
         rememberRecent();
         // After a reconnect: what we were doing carries on (messages not yet acknowledged are
         // resent under the same client_id, which the server stores once).

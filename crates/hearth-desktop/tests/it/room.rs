@@ -93,13 +93,15 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
             .collect::<Vec<_>>(),
         [("chat", ChannelKind::Text), ("talk", ChannelKind::Voice)]
     );
-    expect(&mut host, "connected", |e| match e {
+    let certificate = expect(&mut host, "connected", |e| match e {
         AppEvent::Connection {
-            status: ConnectionStatus::Connected { room, name, .. },
-        } => Some((room.clone(), name.clone())),
+            status: ConnectionStatus::Connected { certificate, .. },
+        } => Some(certificate.clone()),
         _ => None,
     })
     .await;
+    // Plain WebSocket to this computer: no certificate to show.
+    assert_eq!(certificate, None);
 
     // A link naming another certificate is refused before anything is sent.
     let wrong_pin = if pin.starts_with('0') { pin.replacen('0', "1", 1) } else { format!("0{}", &pin[1..]) };
@@ -324,7 +326,7 @@ async fn settings_persist_in_the_config_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_lan_address_is_trusted_on_first_use_and_remembered_pinned() {
     let host = Desktop::spawn(DesktopConfig::default());
-    let guest = Desktop::spawn(DesktopConfig::default());
+    let mut guest = Desktop::spawn(DesktopConfig::default());
     let HostStatus::On { port, join_link, .. } = host.handle.host_start(host_config(None)).await.unwrap() else {
         panic!("not hosting");
     };
@@ -337,6 +339,15 @@ async fn a_bare_lan_address_is_trusted_on_first_use_and_remembered_pinned() {
     }
     let typed = format!("{lan}:{port}/party");
     guest.handle.connect(typed.clone(), "guest".into(), None).await.expect("joins by the bare address");
+    // The certificate met is shown, for the user to compare with the host's screen.
+    let shown = expect(&mut guest, "connected", |e| match e {
+        AppEvent::Connection {
+            status: ConnectionStatus::Connected { certificate, .. },
+        } => Some(certificate.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(shown.as_deref(), Some(pin), "the connected status names the certificate met");
     let recent = guest.handle.recent_servers().await.unwrap();
     assert_eq!(recent[0].address, format!("{typed}#fp={pin}"), "remembered with the certificate met");
     // Joining again from the recent list pins that certificate.
