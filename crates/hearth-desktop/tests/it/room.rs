@@ -93,13 +93,7 @@ async fn host_from_the_toggle_join_chat_both_ways_and_moderate() {
             .collect::<Vec<_>>(),
         [("chat", ChannelKind::Text), ("talk", ChannelKind::Voice)]
     );
-    let certificate = expect(&mut host, "connected", |e| match e {
-        AppEvent::Connection {
-            status: ConnectionStatus::Connected { certificate, .. },
-        } => Some(certificate.clone()),
-        _ => None,
-    })
-    .await;
+    let certificate = connected_certificate(&mut host).await;
     // Plain WebSocket to this computer: no certificate to show.
     assert_eq!(certificate, None);
 
@@ -340,13 +334,7 @@ async fn a_bare_lan_address_is_trusted_on_first_use_and_remembered_pinned() {
     let typed = format!("{lan}:{port}/party");
     guest.handle.connect(typed.clone(), "guest".into(), None).await.expect("joins by the bare address");
     // The certificate met is shown, for the user to compare with the host's screen.
-    let shown = expect(&mut guest, "connected", |e| match e {
-        AppEvent::Connection {
-            status: ConnectionStatus::Connected { certificate, .. },
-        } => Some(certificate.clone()),
-        _ => None,
-    })
-    .await;
+    let shown = connected_certificate(&mut guest).await;
     assert_eq!(shown.as_deref(), Some(pin), "the connected status names the certificate met");
     let recent = guest.handle.recent_servers().await.unwrap();
     assert_eq!(recent[0].address, format!("{typed}#fp={pin}"), "remembered with the certificate met");
@@ -354,4 +342,15 @@ async fn a_bare_lan_address_is_trusted_on_first_use_and_remembered_pinned() {
     guest.handle.connect(recent[0].address.clone(), "guest".into(), None).await.expect("joins again, pinned");
     host.handle.shutdown().await.unwrap();
     guest.handle.shutdown().await.unwrap();
+}
+
+/// Waits for `desktop` to report itself connected; returns the certificate it shows.
+async fn connected_certificate(desktop: &mut Desktop) -> Option<String> {
+    expect(desktop, "connected", |e| match e {
+        AppEvent::Connection {
+            status: ConnectionStatus::Connected { certificate, .. },
+        } => Some(certificate.clone()),
+        _ => None,
+    })
+    .await
 }
