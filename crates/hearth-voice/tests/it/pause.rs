@@ -36,9 +36,10 @@ async fn speech_after_a_pause_is_not_delayed_by_the_pause() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         let onset = onset_ms(&bob.heard.since(from), 440.0).expect("bob hears alice again");
         // About 50–100 ms on loopback (capture, one frame, the jitter buffer, a tick each
-        // side); a pause mistaken for lateness adds hundreds. Full workspace runs on the
-        // 2-core CI machine measured 210 ms three times (never more), so the bound is 250.
-        assert!(onset < 250, "after a {pause_ms} ms pause bob heard alice only {onset} ms after she unmuted");
+        // side), and 210 ms in full workspace runs on the 2-core CI machine. A pause taken
+        // for lateness (timestamps not advanced over the pause) measured 600 ms after the
+        // 1500 ms pause. The bound sits between the two.
+        assert!(onset < 400, "after a {pause_ms} ms pause bob heard alice only {onset} ms after she unmuted");
     }
 
     alice.leave().await;
