@@ -67,6 +67,11 @@ struct Args {
     #[arg(long)]
     data_dir: Option<PathBuf>,
 
+    /// Connect over TLS (`wss://`), as members on other computers do, instead of plain
+    /// WebSocket (which the server allows only from this computer).
+    #[arg(long)]
+    tls: bool,
+
     /// Also print the results as one JSON line at the end.
     #[arg(long)]
     json: bool,
@@ -76,6 +81,8 @@ struct Args {
 #[derive(Debug, Serialize)]
 struct Summary {
     members: usize,
+    /// `ws` or `wss`.
+    transport: &'static str,
     cpus: usize,
     join_seconds: f64,
     member_joined_frames: u64,
@@ -246,7 +253,9 @@ async fn measure(args: &Args, cpus: usize, server: &mut ServerProcess) -> Result
     println!("[1/4] baseline: server RSS {} with no connections", kib(baseline));
     let cpu0 = CpuSample::take(server.pid)?;
     let overflows0 = listen_overflows()?;
-    let url = format!("ws://{}/", server.addr);
+    let transport = if args.tls { "wss" } else { "ws" };
+    println!("members connect over {transport}://");
+    let url = format!("{transport}://{}/", server.addr);
     let mut swarm = Swarm::new(&url, ROOM, CHANNEL);
     let every = (n / 10).max(args.batch);
     let mut last_report = 0;
@@ -382,6 +391,7 @@ async fn measure(args: &Args, cpus: usize, server: &mut ServerProcess) -> Result
     swarm.stopping();
     let summary = Summary {
         members: n,
+        transport,
         cpus,
         join_seconds,
         member_joined_frames: swarm.member_joined_frames(),

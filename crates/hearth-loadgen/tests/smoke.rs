@@ -12,6 +12,16 @@ const MESSAGES: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_member_gets_every_message_and_latencies_are_recorded() {
+    swarm_run("ws").await;
+}
+
+/// The same over TLS, as members on other computers connect (`--tls`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_over_tls() {
+    swarm_run("wss").await;
+}
+
+async fn swarm_run(scheme: &str) {
     let mut config = Config::default();
     config.limits.rate_per_sec = 100_000;
     config.limits.rate_burst = 100_000;
@@ -22,7 +32,7 @@ async fn every_member_gets_every_message_and_latencies_are_recorded() {
         let _ = stopped.await;
     }));
 
-    let mut swarm = Swarm::new(&format!("ws://{addr}/"), "lobby", "general");
+    let mut swarm = Swarm::new(&format!("{scheme}://{addr}/"), "lobby", "general");
     let mut batches = 0;
     swarm.join(MEMBERS, 7, |_| batches += 1).await.expect("join");
     assert_eq!(swarm.len(), MEMBERS);

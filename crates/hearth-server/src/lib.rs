@@ -489,7 +489,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, id: ConnId, inbox: mpsc
     // The fan-out shards write raw TCP sockets with writev (see `fanout.rs`), so a TLS
     // connection is served as a plaintext one over an in-process loopback pair, with this
     // task encrypting between the two. Every member on another computer pays for the extra
-    // hop (a copy and a loopback write per message), which is not yet measured.
+    // hop (a copy and a loopback write per message): about twice the server CPU per
+    // delivery and 25 KiB more per connection (docs/benchmarks.md, "Members on other
+    // computers pay for TLS").
     let (outer, inner) = match loopback_pair().await {
         Ok(pair) => pair,
         Err(e) => {
