@@ -112,7 +112,9 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let mut options = ClientOptions::new(args.room.clone().or_else(|| room_from_url(&args.url)), args.name.clone());
     options.core.password = args.password.clone();
     options.core.token = args.token.clone();
-    options.pin = args.fingerprint;
+    if let Some(pin) = args.fingerprint {
+        options.trust = hearth_client::Trust::Pinned(pin);
+    }
     let duration = args.duration.map(Duration::from_secs_f64);
     let deadline = async move {
         match duration {

@@ -45,19 +45,29 @@ pub struct ClientOptions {
     pub core: CoreOptions,
     /// An `Origin` header to send, as a browser would; native clients send none.
     pub origin: Option<String>,
-    /// For `wss://`: trust exactly the certificate with this SHA-256 fingerprint (from the
-    /// join link) instead of the web's certificate authorities.
-    pub pin: Option<Fingerprint>,
-    /// For `wss://` without a pin: trust the first certificate met instead of the web's
-    /// certificate authorities, and only that one on reconnections ([`Client::certificate`]
-    /// tells which it was).
-    pub trust_first_use: bool,
+    /// Which certificates a `wss://` connection accepts (ignored for `ws://`).
+    pub trust: Trust,
+}
+
+/// Which server certificates a `wss://` connection accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trust {
+    /// Those the web's certificate authorities vouch for (Mozilla's roots, compiled in): a
+    /// server with a public name.
+    #[default]
+    Authorities,
+    /// Exactly the certificate with this SHA-256 fingerprint, from the join link: a hosted
+    /// room's self-signed certificate.
+    Pinned(Fingerprint),
+    /// Whichever certificate the first connection meets, then only that one on
+    /// reconnections ([`Client::certificate`] tells which it was): an address typed by hand.
+    FirstUse,
 }
 
 impl ClientOptions {
     /// Options for `name`, in `room` (or the server's first room).
     pub fn new(room: Option<String>, name: impl Into<String>) -> Self {
-        ClientOptions { core: CoreOptions::new(room, name), origin: None, pin: None, trust_first_use: false }
+        ClientOptions { core: CoreOptions::new(room, name), origin: None, trust: Trust::Authorities }
     }
 }
 
@@ -183,7 +193,7 @@ impl Client {
         let (requests, requests_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let seen = SeenCertificate::default();
-        let tls = Tls { pin: options.pin, first_use: options.trust_first_use, seen: seen.clone() };
+        let tls = Tls { trust: options.trust, seen: seen.clone() };
         let task = tokio::spawn(run(url.to_owned(), options.origin, tls, core, requests_rx, events_tx, shutdown));
         let ids = Arc::new(IdSource { prefix: format!("{:016x}", seed ^ 0x5bd1_e995), next: AtomicU64::new(1) });
         let mut early = VecDeque::new();
@@ -283,10 +293,8 @@ fn seed() -> u64 {
 /// How a `wss://` connection checks the server's certificate.
 #[derive(Debug, Clone)]
 struct Tls {
-    /// Only this certificate.
-    pin: Option<Fingerprint>,
-    /// Without a pin: the first certificate met, then only that one.
-    first_use: bool,
+    /// Becomes [`Trust::Pinned`] after the first connection trusted on first use.
+    trust: Trust,
     /// The certificate the last handshake met.
     seen: SeenCertificate,
 }
@@ -300,12 +308,15 @@ async fn open(url: String, origin: Option<String>, tls: Tls) -> Result<Ws, Clien
     let config = WebSocketConfig::default();
     // `None` picks rustls with the webpki roots for wss:// and plain TCP for ws://; a pin
     // replaces the roots with the one certificate the join link names.
-    let connector = if tls.pin.is_some() || tls.first_use {
-        let config = checked_config(tls.pin, tls.seen).map_err(|e| ClientError::Unexpected(format!("TLS setup: {e}")))?;
-        Some(Connector::Rustls(config))
-    } else {
-        None
+    let checked = match tls.trust {
+        Trust::Authorities => None,
+        Trust::Pinned(pin) => Some(checked_config(Some(pin), tls.seen)),
+        Trust::FirstUse => Some(checked_config(None, tls.seen)),
     };
+    let connector = checked
+        .transpose()
+        .map_err(|e| ClientError::Unexpected(format!("TLS setup: {e}")))?
+        .map(Connector::Rustls);
     let connect = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (ws, _) = tokio::time::timeout(CONNECT_DEADLINE, connect).await.map_err(|_| ClientError::Timeout)??;
     Ok(ws)
@@ -375,8 +386,10 @@ async fn run(
                 match opened {
                     Ok(socket) => {
                         // Trusted on first use: from now on only this certificate will do.
-                        if tls.first_use && tls.pin.is_none() {
-                            tls.pin = *tls.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        if tls.trust == Trust::FirstUse
+                            && let Some(seen) = *tls.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+                        {
+                            tls.trust = Trust::Pinned(seen);
                         }
                         ws = Some(socket);
                         core.handle_connected(now());

@@ -20,7 +20,7 @@ pub mod core;
 pub mod pin;
 
 pub use backoff::Backoff;
-pub use client::{Client, ClientHandle, ClientOptions, Snapshot};
+pub use client::{Client, ClientHandle, ClientOptions, Snapshot, Trust};
 pub use connection::{ClientError, CloseFrame, Connection, Hello};
 pub use core::{
     ClientCore, ClientIds, CloseReason, Command, Conversation, CoreOptions, Event, Millis, Output, PendingChat, Phase,

@@ -1,5 +1,6 @@
 //! What a user types (or a link carries) to join a room, turned into a WebSocket URL.
 
+use hearth_client::Trust;
 use hearth_wire::Fingerprint;
 
 /// The port `hearth-server` and the host toggle use unless told otherwise.
@@ -14,21 +15,26 @@ pub struct JoinAddress {
     pub port: u16,
     /// The room, if the address names one.
     pub room: Option<String>,
-    /// The server certificate's fingerprint the link names (`#fp=`): the connection goes over
-    /// WSS and trusts exactly that certificate.
-    pub pin: Option<Fingerprint>,
-    /// Whether the address asked for TLS (`wss://` or `https://`) without naming a pin.
-    pub secure: bool,
-    /// A bare (or `hearth://`, `http://`) address of another computer without a pin: TLS,
-    /// trusting the certificate met the first time, which is then remembered with the
-    /// address. Only this computer is reached over plain WebSocket.
-    pub first_use: bool,
+    /// TLS (`wss://`) and which certificates it accepts: the one the link names (`#fp=`);
+    /// the web's authorities for `wss://` or `https://` without one; for an address of another
+    /// computer given without a scheme (or with `hearth://`, `http://`), the certificate met
+    /// the first time, then remembered with the address. `None`: plain WebSocket, for this
+    /// computer or when asked for by name (`ws://`).
+    pub tls: Option<Trust>,
 }
 
 impl JoinAddress {
-    /// The WebSocket URL to connect to: WSS when the address is pinned or asked for TLS.
+    /// The certificate fingerprint the address names, if any.
+    pub fn pin(&self) -> Option<Fingerprint> {
+        match self.tls {
+            Some(Trust::Pinned(pin)) => Some(pin),
+            _ => None,
+        }
+    }
+
+    /// The WebSocket URL to connect to.
     pub fn url(&self) -> String {
-        let scheme = if self.pin.is_some() || self.secure || self.first_use { "wss" } else { "ws" };
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
         let room = self.room.as_deref().unwrap_or("");
         format!("{scheme}://{}:{}/{room}", self.host, self.port)
     }
@@ -40,7 +46,7 @@ impl JoinAddress {
             link.push('/');
             link.push_str(room);
         }
-        if let Some(pin) = &self.pin {
+        if let Some(pin) = self.pin() {
             link.push_str(&format!("#fp={}", pin.hex()));
         }
         link
@@ -72,24 +78,15 @@ pub fn parse(input: &str) -> Result<JoinAddress, String> {
             })?);
         }
     }
-    let mut secure = false;
-    // Plain only when asked for by name (ws://); see `first_use` below.
-    let mut plain = false;
-    let rest = if let Some((scheme, rest)) = text.split_once("://") {
-        match scheme.to_ascii_lowercase().as_str() {
-            "ws" => {
-                plain = true;
-                rest
-            }
-            "hearth" | "http" => rest,
-            "wss" | "https" => {
-                secure = true;
-                rest
-            }
+    // What the scheme asks for: Some(true) TLS, Some(false) plain, None either.
+    let (asked_tls, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "ws" => (Some(false), rest),
+            "hearth" | "http" => (None, rest),
+            "wss" | "https" => (Some(true), rest),
             _ => return Err(format!("\"{scheme}://\" is not a Hearth address.")),
-        }
-    } else {
-        text
+        },
+        None => (None, text),
     };
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let room = path.trim_matches('/');
@@ -104,9 +101,16 @@ pub fn parse(input: &str) -> Result<JoinAddress, String> {
         host: host.to_string(),
         port,
         room: (!room.is_empty()).then(|| room.to_string()),
-        pin,
-        secure,
-        first_use: pin.is_none() && !secure && !plain && !is_this_computer(host),
+        tls: match (pin, asked_tls) {
+            // A pin always means TLS, whatever the scheme.
+            (Some(pin), _) => Some(Trust::Pinned(pin)),
+            (None, Some(true)) => Some(Trust::Authorities),
+            (None, Some(false)) => None,
+            // Plain WebSocket would carry the password and chat in clear across the LAN (and
+            // the server refuses it from other computers).
+            (None, None) if is_this_computer(host) => None,
+            (None, None) => Some(Trust::FirstUse),
+        },
     })
 }
 
@@ -152,14 +156,12 @@ mod tests {
 
     #[test]
     fn every_form_a_user_or_link_gives() {
-        // `first_use`: another computer, reached over TLS trusted on first use.
-        let a = |h: &str, p, r: Option<&str>, first_use| JoinAddress {
+        // `first_use`: another computer, reached over TLS trusted on first use; else plain.
+        let a = |h: &str, p, r: Option<&str>, first_use: bool| JoinAddress {
             host: h.into(),
             port: p,
             room: r.map(Into::into),
-            pin: None,
-            secure: false,
-            first_use,
+            tls: first_use.then_some(Trust::FirstUse),
         };
         assert_eq!(parse("192.168.1.20"), Ok(a("192.168.1.20", 7777, None, true)));
         assert_eq!(
@@ -196,17 +198,20 @@ mod tests {
         let link = share_link("192.168.1.20", 7777, "lobby", pin);
         assert_eq!(link, format!("https://192.168.1.20:7777/lobby#fp={}", pin.hex()));
         let parsed = parse(&link).unwrap();
-        assert_eq!(parsed.pin, Some(pin));
+        assert_eq!(parsed.tls, Some(Trust::Pinned(pin)));
         assert_eq!(parsed.url(), "wss://192.168.1.20:7777/lobby");
         assert_eq!(parsed.link(), format!("hearth://192.168.1.20:7777/lobby#fp={}", pin.hex()));
         // The app's own links keep the pin through a round trip; colons are allowed too.
         for again in [parsed.link(), format!("hearth://192.168.1.20:7777/lobby#fp={pin}")] {
             let again = parse(&again).unwrap();
-            assert_eq!((again.pin, again.url()), (parsed.pin, parsed.url()));
+            assert_eq!((again.tls, again.url()), (parsed.tls, parsed.url()));
         }
         // TLS without a pin is asked for by the scheme alone.
         let plain_tls = parse("wss://chat.example:443/lobby").unwrap();
-        assert_eq!((plain_tls.pin, plain_tls.url().as_str()), (None, "wss://chat.example:443/lobby"));
+        assert_eq!((plain_tls.tls, plain_tls.url().as_str()), (Some(Trust::Authorities), "wss://chat.example:443/lobby"));
+        // A pin means TLS even behind ws://.
+        let pinned_ws = parse(&format!("ws://192.168.1.20:7777/lobby#fp={}", pin.hex())).unwrap();
+        assert_eq!((pinned_ws.tls, pinned_ws.url().as_str()), (Some(Trust::Pinned(pin)), "wss://192.168.1.20:7777/lobby"));
         let damaged = parse("https://192.168.1.20:7777/lobby#fp=abc").unwrap_err();
         assert!(damaged.contains("damaged"), "{damaged}");
     }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hearth_client::core::{CloseReason, Command, Event};
-use hearth_client::{Client, ClientHandle, ClientOptions};
+use hearth_client::{Client, ClientHandle, ClientOptions, Trust};
 use hearth_media::video::{
     CameraChoice, CameraSource, FrameSlot, I420Frame, TestPattern, VideoFormat, VideoSource,
 };
@@ -1384,8 +1384,8 @@ impl Core {
             address: address.clone(),
         });
         let mut options = ClientOptions::new(parsed.room.clone(), name.clone());
-        options.pin = parsed.pin;
-        options.trust_first_use = parsed.first_use;
+        // Plain ws:// ignores it.
+        options.trust = parsed.tls.unwrap_or_default();
         options.core.password = password.filter(|p| !p.is_empty());
         options.core.token = token;
         // Boxed: the pair is large, and it only exists on the way out.
@@ -1508,8 +1508,8 @@ impl Core {
             .unwrap_or_default();
         // A certificate trusted on first use is remembered with the address, so the next
         // join from the recent list accepts only that one.
-        let address = match (parsed.first_use, learned) {
-            (true, Some(fingerprint)) if !address.contains('#') => format!("{}#fp={}", address.trim(), fingerprint.hex()),
+        let address = match (parsed.tls, learned) {
+            (Some(Trust::FirstUse), Some(fingerprint)) if !address.contains('#') => format!("{}#fp={}", address.trim(), fingerprint.hex()),
             _ => address,
         };
         self.store.joined(ipc::RecentServer {

@@ -11,7 +11,7 @@ use crate::support::{TestServer, WAIT, options};
 
 fn pinned(name: &str, pin: hearth_wire::Fingerprint) -> ClientOptions {
     let mut options = options(name);
-    options.pin = Some(pin);
+    options.trust = hearth_client::Trust::Pinned(pin);
     options
 }
 
@@ -69,7 +69,7 @@ async fn the_first_certificate_is_trusted_and_then_pinned() {
     let first = Identity::load_or_create(first_dir.path(), &[]).expect("the first identity").fingerprint();
 
     let mut options = options("newcomer");
-    options.trust_first_use = true;
+    options.trust = hearth_client::Trust::FirstUse;
     options.core.backoff = hearth_client::Backoff { initial_ms: 50, max_ms: 200 };
     let mut client = Client::connect(&format!("wss://{addr}/lobby"), options).await.expect("joins over WSS");
     assert_eq!(client.certificate(), Some(first), "the client tells which certificate it met");

@@ -132,7 +132,7 @@ async fn https_and_wss_share_the_port_and_plain_http_stays_on_this_computer() {
 
     // A native client joins over WSS on the same port, and one over plain WS beside it.
     let mut options = hearth_client::ClientOptions::new(Some("lobby".into()), "secure");
-    options.pin = Some(pin);
+    options.trust = hearth_client::Trust::Pinned(pin);
     let mut secure = hearth_client::Client::connect(&format!("wss://{local}/lobby"), options).await.expect("WSS");
     let joined = tokio::time::timeout(crate::support::WAIT, async {
         loop {
