@@ -302,7 +302,7 @@ impl VoiceSession {
 fn open_input(input: AudioInput) -> Result<Input, MediaError> {
     Ok(match input {
         AudioInput::Source(source) => Input::Paced { source, due: 0 },
-        AudioInput::Device(name) => Input::Device(CaptureStream::open(name.as_deref())?),
+        AudioInput::Device(name) => Input::Device(Box::new(CaptureStream::open(name.as_deref())?)),
     })
 }
 
@@ -310,19 +310,21 @@ fn open_input(input: AudioInput) -> Result<Input, MediaError> {
 fn open_output(output: AudioOutput) -> Result<Output, MediaError> {
     Ok(match output {
         AudioOutput::Sink(sink) => Output::Paced { sink, due: 0 },
-        AudioOutput::Device(name) => Output::Device(PlaybackStream::open(name.as_deref())?),
+        AudioOutput::Device(name) => Output::Device(Box::new(PlaybackStream::open(name.as_deref())?)),
         AudioOutput::Discard => Output::Discard,
     })
 }
 
+// The device streams are boxed: they are ten times the size of the other variants, and
+// the session holds one of each for its whole life.
 enum Input {
     Paced { source: Box<dyn AudioSource + Send>, due: u64 },
-    Device(CaptureStream),
+    Device(Box<CaptureStream>),
 }
 
 enum Output {
     Paced { sink: Box<dyn AudioSink + Send>, due: u64 },
-    Device(PlaybackStream),
+    Device(Box<PlaybackStream>),
     Discard,
 }
 

@@ -124,8 +124,14 @@ fn apply_setting(s: &mut Settings, line: &str) -> Result<(), String> {
 fn apply_input(core: &mut RoomCore<MemoryStore>, now: Millis, line: &str) -> Result<(), String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.first().copied() {
-        Some("tick") => return Ok(core.handle_timeout(now)),
-        Some("shutdown") => return Ok(core.handle_shutdown(now)),
+        Some("tick") => {
+            core.handle_timeout(now);
+            return Ok(());
+        }
+        Some("shutdown") => {
+            core.handle_shutdown(now);
+            return Ok(());
+        }
         _ => {}
     }
     let conn: u64 = words.first().and_then(|w| w.parse().ok()).ok_or("expected a connection id")?;
@@ -251,7 +257,7 @@ fn apply_input(core: &mut RoomCore<MemoryStore>, now: Millis, line: &str) -> Res
 }
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("hex needs an even length".into());
     }
     (0..s.len())

@@ -23,8 +23,7 @@ async fn a_call_survives_a_server_restart_and_chat_is_neither_lost_nor_doubled()
     let _serial = crate::support::ONE_AT_A_TIME.lock().await;
     let dir = std::env::temp_dir().join(format!("hearth-voice-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = hearth_server::Config::default();
-    config.data_dir = Some(dir.clone());
+    let config = hearth_server::Config { data_dir: Some(dir.clone()), ..Default::default() };
     let server = TestServer::start_on("127.0.0.1:0".parse().unwrap(), config.clone()).await;
     let addr = server.addr;
     let mut alice = Member::join(&server, "alice", 440.0).await;

@@ -102,10 +102,9 @@ pub struct Member {
 }
 
 pub fn voice_config() -> VoiceConfig {
-    let mut capture = CaptureConfig::default();
     // A pure tone is not speech: RNNoise would (rightly) call it noise. The level gate
     // decides voice activity instead.
-    capture.noise_suppression = false;
+    let capture = CaptureConfig { noise_suppression: false, ..CaptureConfig::default() };
     VoiceConfig { capture, peer: PeerConfig::loopback(), ..VoiceConfig::default() }
 }
 
