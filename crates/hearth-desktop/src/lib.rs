@@ -460,8 +460,6 @@ struct Connection {
     client: Client,
     handle: ClientHandle,
     server: Option<ipc::ServerInfo>,
-    /// The server certificate's fingerprint, hex, over `wss://`.
-    certificate: Option<String>,
     /// The camera session: our camera and the cameras we watch.
     video: VideoHandle,
     /// `None` once the session has ended (it only does when the connection goes).
@@ -1487,7 +1485,6 @@ impl Core {
             client,
             handle,
             server: None,
-            certificate: learned.map(|fingerprint| fingerprint.hex()),
             video: video.handle,
             video_events: Some(video.events),
             cameras: BTreeMap::new(),
@@ -1540,7 +1537,7 @@ impl Core {
                         name: String::new(),
                         version: String::new(),
                     }),
-                    certificate: connection.certificate.clone(),
+                    certificate: connection.client.certificate().map(|fingerprint| fingerprint.hex()),
                 };
                 self.emit(AppEvent::Welcome {
                     you,
@@ -1653,9 +1650,8 @@ impl Core {
                 let status = ConnectionStatus::Failed {
                     address: connection.address.clone(),
                     code: "certificate_mismatch".to_string(),
-                    message: format!(
-                        "Hearth stopped reconnecting: {mismatch}. Ask the host whether they made a new certificate, and use their new link."
-                    ),
+                    // The UI says what to do (errors.ts); the detail names both certificates.
+                    message: format!("Hearth stopped reconnecting: {mismatch}"),
                 };
                 self.status(status);
             }

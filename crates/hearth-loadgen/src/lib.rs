@@ -255,8 +255,7 @@ pub struct Swarm {
 
 impl Swarm {
     /// A swarm with no members yet, for the server at `url` (`ws://127.0.0.1:PORT/`, or
-    /// `wss://` for TLS), room
-    /// `room`, posting to text channel `channel`.
+    /// `wss://` for TLS), room `room`, posting to text channel `channel`.
     pub fn new(url: &str, room: &str, channel: &str) -> Swarm {
         Swarm {
             url: url.to_owned(),

@@ -143,7 +143,7 @@ impl ClientSocket {
         addr: &str,
         path: &str,
         seed: u32,
-        tls: Option<Arc<rustls::ClientConfig>>,
+        tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     ) -> io::Result<ClientSocket> {
         let tcp = TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
@@ -151,7 +151,7 @@ impl ClientSocket {
             None => Stream::Plain(tcp),
             Some(config) => {
                 let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host).trim_matches(['[', ']']);
-                let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                 let secure = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await?;
                 Stream::Tls(Box::new(secure))

@@ -37,9 +37,8 @@ export async function selectBackend(): Promise<Backend> {
   const url = typeof document !== "undefined" ? servedSocketUrl(document, location) : null;
   if (url) {
     const { webBackend } = await import("./web");
-    const { parseMetaFingerprint } = await import("../lib/fingerprint");
-    const certificate = parseMetaFingerprint(document.querySelector('meta[name="hearth-fingerprint"]')?.getAttribute("content"));
-    return webBackend({ url, page: location, certificate });
+    const { pageFingerprint } = await import("../lib/fingerprint");
+    return webBackend({ url, page: location, certificate: pageFingerprint(document, "")?.server ?? null });
   }
   const { mockBackend } = await import("./mock");
   const mock = mockBackend();
