@@ -18,6 +18,8 @@ use tauri::{Manager, RunEvent, Runtime, State};
 use tokio::sync::mpsc;
 
 mod notify;
+#[cfg(target_os = "linux")]
+pub mod renderer;
 mod shortcut;
 mod tray;
 
@@ -755,7 +757,9 @@ mod tests {
             started["join_link"]
                 .as_str()
                 .and_then(|l| l.split_once("#fp="))
-                .is_some_and(|(l, pin)| l.starts_with("https://") && l.ends_with(&format!(":{port}/party")) && pin.len() == 64),
+                .is_some_and(|(l, pin)| l.starts_with("https://")
+                    && l.ends_with(&format!(":{port}/party"))
+                    && pin.len() == 64),
             "{started}"
         );
         assert!(

@@ -11,5 +11,8 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         ))
         .init();
+    // Before GTK or any thread starts: this may restart the process with another renderer.
+    #[cfg(target_os = "linux")]
+    hearth_app::renderer::choose();
     hearth_app::run().context("Hearth could not start")
 }

@@ -95,8 +95,6 @@ impl App {
                 ("HEARTH_TEST_CAMERA", "1"),
                 // Tests never multicast on real interfaces.
                 ("HEARTH_LAN_DISCOVERY", "0"),
-                // No GPU: WebKit's DMA-BUF renderer fails without one.
-                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
             ],
             &shots.join("driver.log"),
         );
@@ -191,13 +189,18 @@ impl App {
             "document.querySelector('[data-testid=join-link]')?.textContent",
         );
         // https://<LAN address>:<port>/<room>#fp=<the certificate's 64 hex digits>
-        let pinned = link.as_str().and_then(|l| l.strip_prefix("https://")).and_then(|l| {
-            let (address, fingerprint) = l.split_once('#')?;
-            let fingerprint = fingerprint.strip_prefix("fp=")?;
-            Some(address.ends_with(&format!(":{port}/{room}"))
-                && fingerprint.len() == 64
-                && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()))
-        });
+        let pinned = link
+            .as_str()
+            .and_then(|l| l.strip_prefix("https://"))
+            .and_then(|l| {
+                let (address, fingerprint) = l.split_once('#')?;
+                let fingerprint = fingerprint.strip_prefix("fp=")?;
+                Some(
+                    address.ends_with(&format!(":{port}/{room}"))
+                        && fingerprint.len() == 64
+                        && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+                )
+            });
         assert_eq!(pinned, Some(true), "join link {link}");
         self.until(
             "the QR code",
