@@ -23,6 +23,12 @@
     reason = "shared with the real-app test, which uses the rest"
 )]
 mod driver;
+#[path = "../tests/app/session_bus.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the real-app test, which uses the rest"
+)]
+mod session_bus;
 #[path = "../tests/app/webdriver.rs"]
 #[allow(
     dead_code,

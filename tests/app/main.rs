@@ -8,6 +8,7 @@
 //! Screenshots of every step go to `test-output/app/`.
 
 mod driver;
+mod session_bus;
 mod webdriver;
 mod window;
 
@@ -162,6 +163,60 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         xdotool(&app.desk.display, &["windowmap", "--sync", &window]);
         app.shot("07-push-to-talk");
 
+        // 9. Away from the window (hidden, so not focused): a DM shows a system notification,
+        // and the tray's menu mutes and unmutes the call, through the session's D-Bus services
+        // the test plays (session_bus.rs).
+        // Without a window manager X gives the keyboard to the window under the pointer, so
+        // the pointer moves off the window first, as a user's would to another app.
+        xdotool(&app.desk.display, &["mousemove", "0", "0"]);
+        xdotool(&app.desk.display, &["windowunmap", "--sync", &window]);
+        guest
+            .handle
+            .send_chat("@Host".into(), "g-dm".into(), "are you there?".into(), None, None)
+            .await
+            .expect("the guest's DM");
+        let notice = app
+            .bus
+            .notice("guest sent you a message", BUS_LIMIT)
+            .expect("a system notification of the guest's DM");
+        assert_eq!(notice.body, "are you there?", "{notice:?}");
+        let tray = app
+            .bus
+            .tray_icon(BUS_LIMIT)
+            .expect("the app registered a tray icon");
+        let labels: Vec<String> = tray.items().expect("the tray menu").into_iter().map(|i| i.label).collect();
+        for expected in ["Mute", "Deafen", "Show Hearth", "Quit"] {
+            assert!(
+                labels.iter().any(|l| l.replace('_', "") == expected),
+                "{expected} missing from the tray menu {labels:?}"
+            );
+        }
+        let host_muted = |muted: bool| {
+            move |e: &AppEvent| match e {
+                AppEvent::MemberUpdated { member } if member.id != guest_id && member.muted == muted => {
+                    Some(())
+                }
+                _ => None,
+            }
+        };
+        let mute_checked = |checked: i32| {
+            wait_for("the tray's Mute check", || {
+                tray.item("Mute").ok().flatten().is_some_and(|i| i.toggle_state == checked)
+            })
+        };
+        mute_checked(0);
+        tray.click("Mute").expect("click Mute in the tray");
+        expect(&mut guest, "the host muted from the tray", host_muted(true)).await;
+        mute_checked(1);
+        tray.click("Mute").expect("click Mute in the tray again");
+        expect(&mut guest, "the host unmuted from the tray", host_muted(false)).await;
+        mute_checked(0);
+        xdotool(&app.desk.display, &["windowmap", "--sync", &window]);
+        app.until(
+            "the voice bar's mute button off",
+            "document.querySelector('[data-testid=mute]')?.getAttribute('aria-pressed') === 'false'",
+        );
+
         guest.handle.shutdown().await.expect("the headless client shuts down");
     });
 
@@ -186,7 +241,22 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         "the link in the join form",
         "document.querySelector('[data-testid=join-address]')?.value === '192.0.2.7:7777/den'",
     );
-    app.shot("08-deep-link");
+    app.shot("09-deep-link");
+}
+
+/// How long the session's D-Bus services wait for the app.
+const BUS_LIMIT: Duration = Duration::from_secs(10);
+
+/// Polls `done` every 100 ms for up to `BUS_LIMIT`; panics naming `what` if it never holds.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + BUS_LIMIT;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {BUS_LIMIT:?} for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// WebDriver's F9 key.

@@ -11,6 +11,7 @@ use hearth_desktop::ipc::AppEvent;
 use serde_json::Value;
 
 use crate::driver::{Desk, program};
+use crate::session_bus::SessionBus;
 use crate::webdriver::Session;
 
 /// The programs that run the app: Xvfb, tauri-driver and WebKitWebDriver.
@@ -49,6 +50,8 @@ pub fn tools() -> Result<Tools, String> {
 /// fails midway, then the X server and driver it runs under, and its settings folder.
 pub struct App {
     session: Option<Session>,
+    /// The notification server and tray the desktop session would offer, on the app's bus.
+    pub bus: SessionBus,
     /// Xvfb and tauri-driver; dropped (killed) after the session ends.
     pub desk: Desk,
     /// Where screenshots go.
@@ -102,9 +105,12 @@ impl App {
             "Xvfb on {}, tauri-driver on port {}",
             desk.display, desk.port
         );
+        // Before the app starts, as a desktop session's services are.
+        let bus = SessionBus::start(&desk.bus_address).expect("serve the session bus");
         let session = Session::start(desk.port, binary).expect("start the app");
         App {
             session: Some(session),
+            bus,
             desk,
             shots,
             config,
