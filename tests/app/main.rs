@@ -184,7 +184,8 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
             .bus
             .tray_icon(BUS_LIMIT)
             .expect("the app registered a tray icon");
-        let labels: Vec<String> = tray.items().expect("the tray menu").into_iter().map(|i| i.label).collect();
+        let items = tray.items().expect("the tray menu");
+        let labels: Vec<String> = items.into_iter().map(|i| i.label).collect();
         for expected in ["Mute", "Deafen", "Show Hearth", "Quit"] {
             assert!(
                 labels.iter().any(|l| l.replace('_', "") == expected),
@@ -193,8 +194,8 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
         }
         let host_muted = |muted: bool| {
             move |e: &AppEvent| match e {
-                AppEvent::MemberUpdated { member } if member.id != guest_id && member.muted == muted => {
-                    Some(())
+                AppEvent::MemberUpdated { member } if member.id != guest_id => {
+                    (member.muted == muted).then_some(())
                 }
                 _ => None,
             }
@@ -216,11 +217,12 @@ fn host_from_the_toggle_then_chat_voice_and_camera_with_a_headless_client() {
             "the voice bar's mute button off",
             "document.querySelector('[data-testid=mute]')?.getAttribute('aria-pressed') === 'false'",
         );
+        app.shot("08-after-the-tray");
 
         guest.handle.shutdown().await.expect("the headless client shuts down");
     });
 
-    // 9. A second start with a hearth:// link (what the desktop does when a link is clicked)
+    // 10. A second start with a hearth:// link (what the desktop does when a link is clicked)
     // hands the link to the running app and exits; the window offers to join it.
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("hearth://192.0.2.7:7777/den")
