@@ -43,13 +43,11 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+/// Polls `ready` every 50 ms for up to `limit`; panics naming `what` if it never holds.
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not come up in {limit:?}"
-        );
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -117,6 +117,7 @@ pub struct SessionBus {
 #[derive(Debug, Clone)]
 pub struct TrayItem {
     pub id: i32,
+    /// The label as the panel shows it (without GTK's mnemonic underscores).
     pub label: String,
     /// 1 when a check item is checked, 0 when not, -1 for items that are not check items.
     pub toggle_state: i32,
@@ -207,10 +208,12 @@ impl TrayIcon<'_> {
         let mut items = Vec::new();
         for child in children {
             let (id, properties, _): Layout = child.try_into()?;
+            // As the panel shows it: GTK's mnemonic underscores dropped.
             let label = properties
                 .get("label")
                 .and_then(|v| String::try_from(v.try_clone().ok()?).ok())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .replace('_', "");
             let toggle_state = properties
                 .get("toggle-state")
                 .and_then(|v| i32::try_from(v).ok())
@@ -224,12 +227,9 @@ impl TrayIcon<'_> {
         Ok(items)
     }
 
-    /// The item labelled `label` (GTK's mnemonic underscores ignored).
+    /// The item labelled `label`.
     pub fn item(&self, label: &str) -> zbus::Result<Option<TrayItem>> {
-        Ok(self
-            .items()?
-            .into_iter()
-            .find(|item| item.label.replace('_', "") == label))
+        Ok(self.items()?.into_iter().find(|item| item.label == label))
     }
 
     /// Clicks the item labelled `label`, as a panel does when the user picks it.
